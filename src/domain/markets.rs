@@ -1,0 +1,228 @@
+//! The market registry: token ids and condition ids interned to dense indices at start-up.
+//!
+//! Token ids are 77–78 digit decimal strings; the hot path never compares them. The feed looks a
+//! token id's bytes up once per message (`asset_by_token`) and everything after that works on
+//! `AssetIdx`. The registry is built before the threads start and is read-only afterwards.
+
+use std::collections::HashMap;
+
+use xxhash_rust::xxh3::Xxh3Builder;
+
+use crate::domain::num::{AssetIdx, MarketIdx, Px, Qty};
+
+/// Why a market could not be registered.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RegistryError {
+    /// The same token id was registered twice.
+    #[error("token id {0} is registered twice")]
+    DuplicateToken(String),
+    /// The same condition id was registered twice.
+    #[error("market {0} is registered twice")]
+    DuplicateMarket(String),
+    /// A token id that is not a decimal number.
+    #[error("market {market}: token id {token:?} is not a decimal number")]
+    BadToken {
+        /// The market's condition id.
+        market: String,
+        /// The offending token id.
+        token: String,
+    },
+    /// A tick size that is not one the venue uses.
+    #[error("market {market}: tick size {tick} is not a valid tick (0.1, 0.01, 0.005, 0.0025, 0.001, 0.0001)")]
+    BadTick {
+        /// The market's condition id.
+        market: String,
+        /// The offending tick.
+        tick: Px,
+    },
+}
+
+/// What the registry knows about one outcome token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AssetInfo {
+    /// The venue's token id (decimal uint256).
+    pub token_id: String,
+    /// The market it belongs to.
+    pub market: MarketIdx,
+    /// Its position among the market's outcomes (0 = first, usually "Yes").
+    pub outcome_index: u8,
+}
+
+/// What the registry knows about one market (condition).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MarketInfo {
+    /// The condition id (0x-prefixed hex).
+    pub condition_id: String,
+    /// Its outcome tokens, in the venue's order.
+    pub assets: Vec<AssetIdx>,
+    /// Minimum price increment at start-up.
+    pub tick: Px,
+    /// Minimum order size.
+    pub min_order_size: Qty,
+    /// Whether the market trades on the neg-risk exchange.
+    pub neg_risk: bool,
+}
+
+/// A market as described by the venue, before interning.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MarketSpec {
+    /// The condition id.
+    pub condition_id: String,
+    /// Token ids, in outcome order.
+    pub token_ids: Vec<String>,
+    /// Minimum tick.
+    pub tick: Px,
+    /// Minimum order size.
+    pub min_order_size: Qty,
+    /// Neg-risk flag.
+    pub neg_risk: bool,
+}
+
+/// The tick sizes the venue uses, in 1e-4 units.
+pub const VALID_TICKS: [u16; 6] = [1000, 100, 50, 25, 10, 1];
+
+/// Whether `tick` is one of the venue's tick sizes.
+pub fn is_valid_tick(tick: Px) -> bool {
+    VALID_TICKS.contains(&tick.0)
+}
+
+/// Interned markets and assets.
+#[derive(Clone, Debug, Default)]
+pub struct Registry {
+    assets: Vec<AssetInfo>,
+    markets: Vec<MarketInfo>,
+    by_token: HashMap<Box<[u8]>, AssetIdx, Xxh3Builder>,
+}
+
+impl Registry {
+    /// Registers a market and its tokens, or explains why it cannot.
+    pub fn add_market(&mut self, spec: MarketSpec) -> Result<MarketIdx, RegistryError> {
+        if self.markets.iter().any(|m| m.condition_id == spec.condition_id) {
+            return Err(RegistryError::DuplicateMarket(spec.condition_id));
+        }
+        if !is_valid_tick(spec.tick) {
+            return Err(RegistryError::BadTick {
+                market: spec.condition_id,
+                tick: spec.tick,
+            });
+        }
+        for token in &spec.token_ids {
+            if token.is_empty() || !token.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(RegistryError::BadToken {
+                    market: spec.condition_id.clone(),
+                    token: token.clone(),
+                });
+            }
+            if self.by_token.contains_key(token.as_bytes()) {
+                return Err(RegistryError::DuplicateToken(token.clone()));
+            }
+        }
+        let market = MarketIdx(self.markets.len() as u32);
+        let mut assets = Vec::with_capacity(spec.token_ids.len());
+        for (i, token) in spec.token_ids.into_iter().enumerate() {
+            let asset = AssetIdx(self.assets.len() as u32);
+            self.by_token.insert(token.as_bytes().into(), asset);
+            self.assets.push(AssetInfo {
+                token_id: token,
+                market,
+                outcome_index: i as u8,
+            });
+            assets.push(asset);
+        }
+        self.markets.push(MarketInfo {
+            condition_id: spec.condition_id,
+            assets,
+            tick: spec.tick,
+            min_order_size: spec.min_order_size,
+            neg_risk: spec.neg_risk,
+        });
+        Ok(market)
+    }
+
+    /// The asset for a token id's bytes, if registered.
+    #[inline]
+    pub fn asset_by_token(&self, token: &[u8]) -> Option<AssetIdx> {
+        self.by_token.get(token).copied()
+    }
+
+    /// The asset's description.
+    pub fn asset(&self, asset: AssetIdx) -> &AssetInfo {
+        &self.assets[asset.0 as usize]
+    }
+
+    /// The market's description.
+    pub fn market(&self, market: MarketIdx) -> &MarketInfo {
+        &self.markets[market.0 as usize]
+    }
+
+    /// The market an asset belongs to.
+    pub fn market_of(&self, asset: AssetIdx) -> &MarketInfo {
+        self.market(self.asset(asset).market)
+    }
+
+    /// Number of registered assets; indices run `0..asset_count()`.
+    pub fn asset_count(&self) -> usize {
+        self.assets.len()
+    }
+
+    /// Every registered market, in index order.
+    pub fn markets(&self) -> &[MarketInfo] {
+        &self.markets
+    }
+
+    /// Every registered asset, in index order.
+    pub fn assets(&self) -> impl Iterator<Item = (AssetIdx, &AssetInfo)> {
+        self.assets
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (AssetIdx(i as u32), a))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(cond: &str, tokens: &[&str]) -> MarketSpec {
+        MarketSpec {
+            condition_id: cond.into(),
+            token_ids: tokens.iter().map(|t| t.to_string()).collect(),
+            tick: Px(100),
+            min_order_size: Qty::from_shares(5),
+            neg_risk: false,
+        }
+    }
+
+    #[test]
+    fn interns_tokens_densely_and_finds_them_by_bytes() {
+        let mut r = Registry::default();
+        let m = r.add_market(spec("0xaa", &["111", "222"])).unwrap();
+        let m2 = r.add_market(spec("0xbb", &["333", "444"])).unwrap();
+        assert_eq!((m, m2), (MarketIdx(0), MarketIdx(1)));
+        assert_eq!(r.asset_by_token(b"333"), Some(AssetIdx(2)));
+        assert_eq!(r.asset_by_token(b"999"), None);
+        assert_eq!(r.market_of(AssetIdx(3)).condition_id, "0xbb");
+        assert_eq!(r.asset(AssetIdx(1)).outcome_index, 1);
+        assert_eq!(r.asset_count(), 4);
+    }
+
+    #[test]
+    fn refuses_inconsistent_metadata_naming_the_market() {
+        let mut r = Registry::default();
+        r.add_market(spec("0xaa", &["111", "222"])).unwrap();
+        assert_eq!(
+            r.add_market(spec("0xaa", &["5", "6"])),
+            Err(RegistryError::DuplicateMarket("0xaa".into()))
+        );
+        assert_eq!(
+            r.add_market(spec("0xcc", &["222", "7"])),
+            Err(RegistryError::DuplicateToken("222".into()))
+        );
+        let err = r.add_market(spec("0xdd", &["12x"])).unwrap_err();
+        assert!(err.to_string().contains("0xdd"), "{err}");
+        let mut bad_tick = spec("0xee", &["8", "9"]);
+        bad_tick.tick = Px(30);
+        assert!(matches!(r.add_market(bad_tick), Err(RegistryError::BadTick { .. })));
+        assert_eq!(r.asset_count(), 2, "a refused market leaves nothing behind");
+    }
+}

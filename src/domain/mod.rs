@@ -1,0 +1,6 @@
+//! Pure, deterministic domain types and logic: no I/O, no clocks, no threads.
+pub mod events;
+pub mod markets;
+pub mod num;
+
+pub use num::{AssetIdx, MarketIdx, Notional, NumError, Px, Qty, Side, Usdc};

@@ -1,0 +1,2 @@
+//! pmbot: a low-latency trading system for Polymarket's central limit order book.
+pub mod domain;
