@@ -1,1 +1,153 @@
-fn main() {}
+//! The `pmbot` command line: run, demo, venue, config.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use pmbot::bot::logging;
+use pmbot::bot::settings::{Overlay, Settings};
+use pmbot::tools::{demo, live, venue};
+
+/// pmbot: a low-latency trading bot for Polymarket's CLOB.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Directory holding base.yaml, dev.yaml, prod.yaml and scenarios/.
+    #[arg(long, global = true, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/config"))]
+    config_dir: PathBuf,
+    /// Override a setting: `key.path=value` (repeatable; applied last).
+    #[arg(long = "set", global = true, value_name = "KEY=VALUE")]
+    overrides: Vec<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the bot against the venue in the configuration until Ctrl-C.
+    Run {
+        /// Environment file layered over base.yaml (e.g. config/prod.yaml).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Run the embedded venue and the bot together on loopback (no credentials).
+    Demo {
+        /// Scenario name under config/scenarios/ or a path.
+        #[arg(long, default_value = "default")]
+        scenario: String,
+        /// How long the scenario's market stream lasts.
+        #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+        duration: Duration,
+        /// Write the JSON report here.
+        #[arg(long)]
+        report_json: Option<PathBuf>,
+        /// Directory for the HDR `.hgrm` files and the latency plot.
+        #[arg(long, default_value = "reports")]
+        report_dir: PathBuf,
+    },
+    /// Serve the embedded venue alone.
+    Venue {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Scenario name under config/scenarios/ or a path.
+        #[arg(long, default_value = "default")]
+        scenario: String,
+    },
+    /// Configuration commands.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print the effective configuration with secrets redacted.
+    Show {
+        /// Environment file layered over base.yaml.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+/// Exit code for bad configuration or arguments.
+const EXIT_CONFIG: u8 = 2;
+/// Exit code for a run that failed.
+const EXIT_FAILED: u8 = 1;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let load = |overlay: Overlay| {
+        Settings::load(&cli.config_dir, &overlay, std::env::vars(), &cli.overrides)
+    };
+    let overlay_of = |config: &Option<PathBuf>, default: &str| match config {
+        Some(path) => Overlay::File(path.clone()),
+        None => Overlay::Profile(default.into()),
+    };
+    let settings = match &cli.command {
+        Command::Run { config } => load(overlay_of(config, "prod")),
+        Command::Config {
+            command: ConfigCommand::Show { config },
+        } => load(overlay_of(config, "dev")),
+        Command::Demo { .. } | Command::Venue { .. } => load(Overlay::Profile("dev".into())),
+    };
+    let settings = match settings {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("pmbot: configuration error: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    if let Err(e) = logging::init(settings.telemetry.log_format, &settings.telemetry.log_level) {
+        eprintln!("pmbot: bad telemetry.log_level: {e}");
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    let result: Result<(), String> = match cli.command {
+        Command::Config { .. } => {
+            print!("{}", settings.show_redacted());
+            Ok(())
+        }
+        Command::Run { .. } => {
+            let stop = Arc::new(AtomicBool::new(false));
+            if let Err(e) = signal_hook::flag::register(signal_hook::consts::SIGINT, stop.clone())
+                .and_then(|_| signal_hook::flag::register(signal_hook::consts::SIGTERM, stop.clone()))
+            {
+                eprintln!("pmbot: cannot install signal handlers: {e}");
+                return ExitCode::from(EXIT_FAILED);
+            }
+            live::run(&settings, stop).map_err(|e| e.to_string())
+        }
+        Command::Demo {
+            scenario,
+            duration,
+            report_json,
+            report_dir,
+        } => demo::run(
+            &settings,
+            &demo::DemoArgs {
+                scenario,
+                duration,
+                report_json,
+                report_dir,
+            },
+        )
+        .map(|_| ())
+        .map_err(|e| e.to_string()),
+        Command::Venue { listen, scenario } => {
+            venue::run(listen, &scenario).map_err(|e| e.to_string())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pmbot: {e}");
+            ExitCode::from(EXIT_FAILED)
+        }
+    }
+}

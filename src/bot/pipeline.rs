@@ -1,0 +1,386 @@
+//! The threads and rings: market feed → SPSC ring → strategy thread, the backfill thread beside
+//! the feed, pinning and idle policy, and a control channel for the operator side.
+//!
+//! The strategy thread drains its rings in a fixed order (backfill, then market), applies each
+//! event through `Core::on_event`, records latency per message, and routes resync requests back
+//! to the feed through a command ring. Nothing on that path allocates, locks or logs.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam::channel::{Receiver, Sender, TryRecvError};
+
+use crate::adapters::polymarket::rest::Backfill;
+use crate::adapters::polymarket::ws_market::{FeedCommand, MarketFeed, MarketFeedParams, RingWriter};
+use crate::bot::clock::Clock;
+use crate::bot::idle::Idler;
+use crate::bot::settings::IdlePolicy;
+use crate::bot::latency::{LatencyRecorder, Segment};
+use crate::bot::metrics::Metrics;
+use crate::domain::events::{Event, EventBody};
+use crate::domain::markets::Registry;
+use crate::domain::num::AssetIdx;
+use crate::strategies::core::{Core, Outbox};
+
+/// Where each thread runs and how it waits.
+#[derive(Clone, Debug)]
+pub struct ThreadPlan {
+    /// Idle policy of the strategy and feed threads.
+    pub idle: IdlePolicy,
+    /// Bound on one park.
+    pub park_timeout: Duration,
+    /// Whether to pin at all.
+    pub pin: bool,
+    /// Core for the strategy thread.
+    pub strategy_core: Option<usize>,
+    /// Core for the market feed thread.
+    pub feed_core: Option<usize>,
+}
+
+impl ThreadPlan {
+    /// Adapts the plan to the cores this machine has: pinning needs a distinct core per pinned
+    /// thread, and busy-spinning needs a core per spinning thread plus one for everything else.
+    /// Every downgrade is logged; the result never starves a thread.
+    pub fn fit_to_machine(mut self, cores: usize) -> ThreadPlan {
+        let spinning_threads = 2;
+        if self.idle == IdlePolicy::Spin && cores < spinning_threads + 1 {
+            tracing::warn!(
+                cores,
+                needed = spinning_threads + 1,
+                "too few cores to busy-spin the strategy and feed threads; using idle policy 'yield'"
+            );
+            self.idle = IdlePolicy::Yield;
+        }
+        if self.pin {
+            let wanted: Vec<usize> = [self.strategy_core, self.feed_core]
+                .into_iter()
+                .flatten()
+                .collect();
+            let distinct = wanted.iter().collect::<std::collections::BTreeSet<_>>().len();
+            if wanted.iter().any(|&c| c >= cores) || distinct < wanted.len() {
+                tracing::warn!(
+                    cores,
+                    ?wanted,
+                    "pinning plan does not fit this machine's cores; threads run unpinned"
+                );
+                self.pin = false;
+            }
+        }
+        self
+    }
+}
+
+/// Requests from the operator side (demo, tests, telemetry) to the strategy thread, answered
+/// between events, never in the middle of a message.
+pub enum Control {
+    /// Reply with every book's digest and staleness, in asset order.
+    Books(Sender<Vec<BookView>>),
+}
+
+/// One book as the core sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BookView {
+    /// Canonical digest of its levels.
+    pub digest: u64,
+    /// Whether the core distrusts it.
+    pub stale: bool,
+}
+
+/// What the strategy thread hands back when it stops.
+pub struct StrategyOutcome {
+    /// The core's final state.
+    pub core: Core,
+    /// Latency histograms.
+    pub latency: LatencyRecorder,
+}
+
+/// A running pipeline.
+pub struct Pipeline {
+    stop: Arc<AtomicBool>,
+    control: Sender<Control>,
+    strategy: JoinHandle<StrategyOutcome>,
+    feed: JoinHandle<()>,
+    backfill: JoinHandle<()>,
+}
+
+/// Everything needed to start the pipeline.
+pub struct PipelineConfig {
+    /// The market feed's parameters.
+    pub feed: MarketFeedParams,
+    /// REST base URL for backfills.
+    pub rest_url: String,
+    /// Capacity of each event ring (rounded by rtrb as needed).
+    pub ring_capacity: usize,
+    /// Threads and idling.
+    pub threads: ThreadPlan,
+}
+
+impl Pipeline {
+    /// Starts the feed, backfill and strategy threads.
+    pub fn start(
+        config: PipelineConfig,
+        registry: Arc<Registry>,
+        metrics: Arc<Metrics>,
+        clock: Clock,
+    ) -> std::io::Result<Pipeline> {
+        let cores = core_affinity::get_core_ids().unwrap_or_default();
+        let plan = config.threads.fit_to_machine(cores.len());
+        let stop = Arc::new(AtomicBool::new(false));
+        let n = registry.asset_count();
+        let (market_tx, market_rx) = rtrb::RingBuffer::<Event>::new(config.ring_capacity);
+        let (backfill_ring_tx, backfill_ring_rx) =
+            rtrb::RingBuffer::<Event>::new(config.ring_capacity);
+        let (command_tx, command_rx) = rtrb::RingBuffer::<FeedCommand>::new(n.max(1) * 2);
+        let (backfill_tx, backfill_rx) = crossbeam::channel::bounded(n.max(1) * 2);
+        let (control_tx, control_rx) = crossbeam::channel::bounded(16);
+
+        let feed = MarketFeed::new(
+            config.feed.clone(),
+            registry.clone(),
+            market_tx,
+            command_rx,
+            backfill_tx,
+            metrics.market_feed.clone(),
+            clock.clone(),
+        )?;
+        let backfill = Backfill {
+            rest_url: config.rest_url.clone(),
+            registry: registry.clone(),
+            requests: backfill_rx,
+            ring: RingWriter::new(backfill_ring_tx, n),
+            counters: metrics.market_feed.clone(),
+            clock: clock.clone(),
+            ring_full_spin: config.feed.ring_full_spin,
+        };
+        let pin_to = |core: Option<usize>| {
+            let id = core.and_then(|c| cores.iter().copied().find(|id| id.id == c));
+            move || {
+                if let Some(id) = id {
+                    if !core_affinity::set_for_current(id) {
+                        tracing::warn!(core = id.id, "could not pin thread");
+                    }
+                }
+            }
+        };
+        let idler = Idler::new(plan.idle, plan.park_timeout);
+
+        let feed_pin = pin_to(plan.feed_core.filter(|_| plan.pin));
+        let feed_stop = stop.clone();
+        let feed_idler = idler.clone();
+        let feed = std::thread::Builder::new()
+            .name("pm-market".into())
+            .spawn(move || {
+                feed_pin();
+                feed.run(&feed_stop, feed_idler);
+            })?;
+
+        let backfill_stop = stop.clone();
+        let backfill = std::thread::Builder::new()
+            .name("pm-backfill".into())
+            .spawn(move || backfill.run(&backfill_stop))?;
+
+        let strategy_pin = pin_to(plan.strategy_core.filter(|_| plan.pin));
+        let strategy_stop = stop.clone();
+        let strategy_clock = clock;
+        let strategy = std::thread::Builder::new()
+            .name("strategy".into())
+            .spawn(move || {
+                strategy_pin();
+                let mut thread = StrategyThread {
+                    core: Core::new(&registry),
+                    outbox: Outbox::with_capacity(registry.asset_count()),
+                    rings: [backfill_ring_rx, market_rx],
+                    commands: command_tx,
+                    unsent: Vec::with_capacity(registry.asset_count()),
+                    latency: LatencyRecorder::new(),
+                    clock: strategy_clock,
+                    metrics,
+                };
+                thread.run(&strategy_stop, idler, control_rx);
+                StrategyOutcome {
+                    core: thread.core,
+                    latency: thread.latency,
+                }
+            })?;
+        tracing::info!(
+            idle = ?plan.idle,
+            pinned = plan.pin,
+            cores = cores.len(),
+            "pipeline started"
+        );
+        Ok(Pipeline {
+            stop,
+            control: control_tx,
+            strategy,
+            feed,
+            backfill,
+        })
+    }
+
+    /// Every book's digest and staleness as the core sees them now, or `None` if the strategy
+    /// thread did not answer within `timeout`.
+    pub fn books(&self, timeout: Duration) -> Option<Vec<BookView>> {
+        let (tx, rx) = crossbeam::channel::bounded(1);
+        self.control.send(Control::Books(tx)).ok()?;
+        rx.recv_timeout(timeout).ok()
+    }
+
+    /// Stops every thread and returns the strategy thread's final state.
+    pub fn stop(self) -> std::thread::Result<StrategyOutcome> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.strategy.thread().unpark();
+        self.feed.join()?;
+        self.backfill.join()?;
+        self.strategy.join()
+    }
+}
+
+/// The strategy thread's loop state.
+struct StrategyThread {
+    core: Core,
+    outbox: Outbox,
+    rings: [rtrb::Consumer<Event>; 2],
+    commands: rtrb::Producer<FeedCommand>,
+    /// Resync requests the command ring had no room for, retried first.
+    unsent: Vec<AssetIdx>,
+    latency: LatencyRecorder,
+    clock: Clock,
+    metrics: Arc<Metrics>,
+}
+
+/// Rounds between checks of the control channel and the stop flag while busy.
+const CONTROL_CHECK_EVERY: u32 = 1024;
+
+impl StrategyThread {
+    fn run(&mut self, stop: &AtomicBool, mut idler: Idler, control: Receiver<Control>) {
+        let mut rounds: u32 = 0;
+        loop {
+            let busy = self.drain();
+            rounds = rounds.wrapping_add(1);
+            if !busy || rounds % CONTROL_CHECK_EVERY == 0 {
+                if stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                self.serve_control(&control);
+                self.publish_occupancy();
+            }
+            if busy {
+                idler.reset();
+            } else {
+                idler.idle();
+            }
+        }
+    }
+
+    /// Drains every ring in order. Returns whether any event was applied.
+    #[inline]
+    fn drain(&mut self) -> bool {
+        let mut any = false;
+        for r in 0..self.rings.len() {
+            while let Ok(event) = self.rings[r].pop() {
+                any = true;
+                self.apply(&event);
+            }
+        }
+        any
+    }
+
+    #[inline]
+    fn apply(&mut self, event: &Event) {
+        let t_core = self.clock.raw();
+        self.core.on_event(event, &mut self.outbox);
+        if matches!(event.body, EventBody::MessageEnd) && event.t_rx != 0 {
+            let c = &self.clock;
+            self.latency
+                .record(Segment::RxToDec, c.nanos_between(event.t_rx, event.t_dec));
+            self.latency
+                .record(Segment::DecToCore, c.nanos_between(event.t_dec, t_core));
+            self.latency
+                .record(Segment::RxToCore, c.nanos_between(event.t_rx, t_core));
+        }
+        if !self.outbox.resync.is_empty() || !self.unsent.is_empty() {
+            self.route_resyncs();
+        }
+        self.outbox.clear();
+    }
+
+    fn route_resyncs(&mut self) {
+        self.unsent.extend(self.outbox.resync.iter().copied());
+        let mut sent = 0;
+        for &asset in &self.unsent {
+            if self.commands.push(FeedCommand::Resync(asset)).is_err() {
+                break;
+            }
+            sent += 1;
+        }
+        self.unsent.drain(..sent);
+    }
+
+    fn serve_control(&mut self, control: &Receiver<Control>) {
+        loop {
+            match control.try_recv() {
+                Ok(Control::Books(reply)) => {
+                    let books = self.core.books();
+                    let views = (0..books.len())
+                        .map(|i| {
+                            let book = books.book(AssetIdx(i as u32));
+                            BookView {
+                                digest: book.digest(),
+                                stale: book.is_stale(),
+                            }
+                        })
+                        .collect();
+                    let _ = reply.try_send(views);
+                }
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => return,
+            }
+        }
+    }
+
+    fn publish_occupancy(&self) {
+        let used: usize = self.rings.iter().map(|r| r.slots()).sum();
+        self.metrics
+            .ring_occupancy
+            .store(used as u64, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(idle: IdlePolicy, strategy: Option<usize>, feed: Option<usize>) -> ThreadPlan {
+        ThreadPlan {
+            idle,
+            park_timeout: Duration::from_micros(100),
+            pin: true,
+            strategy_core: strategy,
+            feed_core: feed,
+        }
+    }
+
+    #[test]
+    fn spinning_falls_back_to_yield_on_small_machines() {
+        assert_eq!(
+            plan(IdlePolicy::Spin, None, None).fit_to_machine(2).idle,
+            IdlePolicy::Yield
+        );
+        assert_eq!(
+            plan(IdlePolicy::Spin, None, None).fit_to_machine(4).idle,
+            IdlePolicy::Spin
+        );
+        assert_eq!(
+            plan(IdlePolicy::Park, None, None).fit_to_machine(1).idle,
+            IdlePolicy::Park
+        );
+    }
+
+    #[test]
+    fn pinning_is_dropped_when_cores_are_missing_or_shared() {
+        assert!(plan(IdlePolicy::Park, Some(0), Some(1)).fit_to_machine(2).pin);
+        assert!(!plan(IdlePolicy::Park, Some(0), Some(2)).fit_to_machine(2).pin);
+        assert!(!plan(IdlePolicy::Park, Some(1), Some(1)).fit_to_machine(4).pin);
+    }
+}

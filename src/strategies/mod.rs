@@ -1,0 +1,2 @@
+//! Strategies and the deterministic core that runs them on the strategy thread.
+pub mod core;

@@ -1,0 +1,118 @@
+//! The run report: the `--report-json` contract and the terminal summary.
+//!
+//! Keys are a contract between issues: later work adds keys, never renames or drops them. Every
+//! figure comes from a counter or histogram of the run; none is assumed.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::bot::latency::Segment;
+use crate::bot::metrics::Metrics;
+use crate::bot::pipeline::StrategyOutcome;
+use crate::sim::VenueStats;
+
+/// A finished run's report.
+pub struct Report {
+    json: Value,
+}
+
+/// Builds the report from the run's counters, histograms and book checks.
+pub fn build(
+    metrics: &Metrics,
+    outcome: &StrategyOutcome,
+    assets: usize,
+    checked_against_venue: u64,
+    mismatches: u64,
+    elapsed: Duration,
+) -> Report {
+    let feed = &metrics.market_feed;
+    let get = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+    let books = outcome.core.book_counters();
+    let core = outcome.core.counters();
+    let mut latency = serde_json::Map::new();
+    for segment in Segment::ALL {
+        let s = outcome.latency.summary(segment);
+        latency.insert(
+            segment.as_str().to_owned(),
+            json!({"count": s.count, "p50": s.p50, "p90": s.p90, "p99": s.p99, "p999": s.p999, "max": s.max}),
+        );
+    }
+    let json = json!({
+        "elapsed_ms": elapsed.as_millis() as u64,
+        "feeds": {
+            "polymarket_market": {
+                "frames": get(&feed.frames),
+                "events": get(&feed.events),
+                "decode_errors": get(&feed.decode_errors),
+                "unknown_events": get(&feed.unknown_events),
+                "reconnects": get(&feed.reconnects),
+                "resyncs": get(&feed.resyncs),
+                "stalls": get(&feed.stalls),
+                "ring_full": get(&feed.ring_full),
+                "backfills": get(&feed.backfills),
+                "pongs": get(&feed.pongs),
+            }
+        },
+        "books": {
+            "assets": assets,
+            "checked_against_venue": checked_against_venue,
+            "mismatches": mismatches,
+            "snapshots": books.snapshots,
+            "levels_applied": books.levels_applied,
+            "out_of_order": books.out_of_order,
+            "best_mismatches": books.best_mismatches,
+            "crossed": books.crossed,
+            "tick_changes": books.tick_changes,
+            "resyncs_requested": books.resyncs_requested,
+        },
+        "core": {
+            "events": core.events,
+            "messages": core.messages,
+            "evaluations": core.evaluations,
+        },
+        "latency_ns": latency,
+        "state_hash": format!("{:016x}", outcome.core.state_hash()),
+    });
+    Report { json }
+}
+
+impl Report {
+    /// The report as pretty JSON.
+    pub fn to_json_pretty(&self) -> String {
+        serde_json::to_string_pretty(&self.json).unwrap_or_default()
+    }
+
+    /// The report as a JSON value.
+    pub fn json(&self) -> &Value {
+        &self.json
+    }
+
+    /// A short human summary for the terminal.
+    pub fn summary(&self, venue: &VenueStats) -> String {
+        let j = &self.json;
+        let f = &j["feeds"]["polymarket_market"];
+        let b = &j["books"];
+        format!(
+            "pmbot demo: {} ms\n\
+             market feed: {} frames, {} events, {} decode errors, {} unknown events, \
+             {} reconnects, {} stalls, {} resyncs\n\
+             books: {} assets, {} checks against the venue, {} mismatches\n\
+             venue: {venue:?}\n\
+             state hash: {}",
+            j["elapsed_ms"],
+            f["frames"],
+            f["events"],
+            f["decode_errors"],
+            f["unknown_events"],
+            f["reconnects"],
+            f["stalls"],
+            f["resyncs"],
+            b["assets"],
+            b["checked_against_venue"],
+            b["mismatches"],
+            j["state_hash"],
+        )
+    }
+}

@@ -1,0 +1,119 @@
+//! Proves the hot path (decode → ring → core apply) performs no heap allocation after warm-up.
+//!
+//! A counting global allocator counts allocations made on the measuring thread only, so the test
+//! harness's own threads cannot disturb the figure.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use pmbot::adapters::polymarket::decode::MarketDecoder;
+use pmbot::domain::events::Event;
+use pmbot::domain::markets::{MarketSpec, Registry};
+use pmbot::domain::num::{Px, Qty};
+use pmbot::strategies::core::{Core, Outbox};
+
+struct CountingAlloc;
+
+thread_local! {
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if COUNTING.with(Cell::get) {
+            ALLOCATIONS.with(|a| a.set(a.get() + 1));
+        }
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if COUNTING.with(Cell::get) {
+            ALLOCATIONS.with(|a| a.set(a.get() + 1));
+        }
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAlloc = CountingAlloc;
+
+const YES: &str = "71321045679252212594626385532706912750332728571942532289631379312455583992563";
+const NO: &str = "52114319501245915516055106046884209969926127482827954674443846427813813222426";
+
+fn frames() -> Vec<Vec<u8>> {
+    let book = |asset: &str, ts: u64| {
+        format!(
+            r#"{{"event_type":"book","market":"0xdd22","asset_id":"{asset}","timestamp":"{ts}","hash":"0x1",
+            "bids":[{{"price":"0.48","size":"100"}},{{"price":"0.49","size":"50.5"}}],
+            "asks":[{{"price":"0.52","size":"80"}},{{"price":"0.51","size":"20"}}]}}"#
+        )
+    };
+    let change = |ts: u64, size: &str| {
+        format!(
+            r#"{{"event_type":"price_change","market":"0xdd22","timestamp":"{ts}","price_changes":[
+            {{"asset_id":"{YES}","price":"0.50","size":"{size}","side":"BUY","hash":"0x2","best_bid":"0.5","best_ask":"0.51"}},
+            {{"asset_id":"{NO}","price":"0.53","size":"{size}","side":"SELL","hash":"0x3","best_bid":"0.49","best_ask":"0.51"}}]}}"#
+        )
+    };
+    vec![
+        book(YES, 1).into_bytes(),
+        book(NO, 1).into_bytes(),
+        change(2, "10").into_bytes(),
+        change(3, "12.25").into_bytes(),
+    ]
+}
+
+#[test]
+fn decode_ring_apply_allocates_nothing_after_warm_up() {
+    let mut registry = Registry::default();
+    registry
+        .add_market(MarketSpec {
+            condition_id: "0xdd22".into(),
+            token_ids: vec![YES.into(), NO.into()],
+            tick: Px(100),
+            min_order_size: Qty::from_shares(5),
+            neg_risk: false,
+        })
+        .unwrap();
+    let frames = frames();
+    let mut decoder = MarketDecoder::new();
+    let mut scratch: Vec<Event> = Vec::with_capacity(1024);
+    let (mut producer, mut consumer) = rtrb::RingBuffer::<Event>::new(1024);
+    let mut core = Core::new(&registry);
+    let mut outbox = Outbox::with_capacity(registry.asset_count());
+    let mut run = |frames: &[Vec<u8>]| {
+        let mut applied = 0u64;
+        for frame in frames {
+            scratch.clear();
+            decoder.decode(frame, &registry, &mut scratch).unwrap();
+            producer.push_entire_slice(&scratch).unwrap();
+            while let Ok(event) = consumer.pop() {
+                core.on_event(&event, &mut outbox);
+                outbox.clear();
+                applied += 1;
+            }
+        }
+        applied
+    };
+    run(&frames);
+    let warm = &frames[2..];
+    run(warm);
+
+    COUNTING.with(|c| c.set(true));
+    let mut applied = 0;
+    for _ in 0..1_000 {
+        applied += run(warm);
+    }
+    COUNTING.with(|c| c.set(false));
+
+    assert!(applied >= 8_000, "the path really ran: {applied} events");
+    assert_eq!(ALLOCATIONS.with(Cell::get), 0, "heap allocations on the hot path");
+    let yes = registry.asset_by_token(YES.as_bytes()).unwrap();
+    assert_eq!(core.books().book(yes).best_bid(), Some((Px(5000), Qty(12_250_000))));
+    assert!(!core.books().book(yes).is_stale());
+}
