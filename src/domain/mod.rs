@@ -1,4 +1,5 @@
 //! Pure, deterministic domain types and logic: no I/O, no clocks, no threads.
+pub mod book;
 pub mod digest;
 pub mod events;
 pub mod markets;
