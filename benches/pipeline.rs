@@ -161,7 +161,10 @@ fn main() {
     }
     let clock = Clock::new();
     std::thread::sleep(Duration::from_millis(10));
-    println!("pipeline benchmarks ({} cores)", core_affinity::get_core_ids().map_or(0, |c| c.len()));
+    println!(
+        "pipeline benchmarks ({} cores)",
+        core_affinity::get_core_ids().map_or(0, |c| c.len())
+    );
     print("ring_hop", &ring_hop(&clock));
     print("frame_to_book", &frame_to_book(&clock));
 }

@@ -116,7 +116,9 @@ fn main() -> ExitCode {
         Command::Run { .. } => {
             let stop = Arc::new(AtomicBool::new(false));
             if let Err(e) = signal_hook::flag::register(signal_hook::consts::SIGINT, stop.clone())
-                .and_then(|_| signal_hook::flag::register(signal_hook::consts::SIGTERM, stop.clone()))
+                .and_then(|_| {
+                    signal_hook::flag::register(signal_hook::consts::SIGTERM, stop.clone())
+                })
             {
                 eprintln!("pmbot: cannot install signal handlers: {e}");
                 return ExitCode::from(EXIT_FAILED);

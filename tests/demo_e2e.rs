@@ -20,7 +20,8 @@ fn settings() -> Settings {
 }
 
 fn run(scenario: &str, duration: Duration, dir: &str) -> Value {
-    let report_dir: PathBuf = std::env::temp_dir().join(format!("pmbot-e2e-{dir}-{}", std::process::id()));
+    let report_dir: PathBuf =
+        std::env::temp_dir().join(format!("pmbot-e2e-{dir}-{}", std::process::id()));
     let json_path = report_dir.join("report.json");
     std::fs::create_dir_all(&report_dir).unwrap();
     let args = DemoArgs {
@@ -43,10 +44,19 @@ fn clean_stream_keeps_every_book_equal_to_the_venue() {
     let feed = &r["feeds"]["polymarket_market"];
     assert!(feed["frames"].as_u64().unwrap() > 0, "{r}");
     assert_eq!(feed["decode_errors"], 0, "{r}");
-    assert!(r["books"]["checked_against_venue"].as_u64().unwrap() > 0, "{r}");
+    assert!(
+        r["books"]["checked_against_venue"].as_u64().unwrap() > 0,
+        "{r}"
+    );
     assert_eq!(r["books"]["mismatches"], 0, "{r}");
-    assert!(r["latency_ns"]["rx_to_core"]["count"].as_u64().unwrap() > 0, "{r}");
-    assert!(r["state_hash"].as_str().is_some_and(|h| h.len() == 16), "{r}");
+    assert!(
+        r["latency_ns"]["rx_to_core"]["count"].as_u64().unwrap() > 0,
+        "{r}"
+    );
+    assert!(
+        r["state_hash"].as_str().is_some_and(|h| h.len() == 16),
+        "{r}"
+    );
 }
 
 #[test]
@@ -59,7 +69,10 @@ fn faults_are_survived_with_reconnects_stalls_and_resyncs() {
     assert!(feed["decode_errors"].as_u64().unwrap() > 0, "{r}");
     assert!(feed["unknown_events"].as_u64().unwrap() > 0, "{r}");
     assert_eq!(r["books"]["mismatches"], 0, "{r}");
-    assert!(r["books"]["checked_against_venue"].as_u64().unwrap() > 0, "{r}");
+    assert!(
+        r["books"]["checked_against_venue"].as_u64().unwrap() > 0,
+        "{r}"
+    );
 }
 
 #[test]

@@ -112,8 +112,15 @@ fn decode_ring_apply_allocates_nothing_after_warm_up() {
     COUNTING.with(|c| c.set(false));
 
     assert!(applied >= 8_000, "the path really ran: {applied} events");
-    assert_eq!(ALLOCATIONS.with(Cell::get), 0, "heap allocations on the hot path");
+    assert_eq!(
+        ALLOCATIONS.with(Cell::get),
+        0,
+        "heap allocations on the hot path"
+    );
     let yes = registry.asset_by_token(YES.as_bytes()).unwrap();
-    assert_eq!(core.books().book(yes).best_bid(), Some((Px(5000), Qty(12_250_000))));
+    assert_eq!(
+        core.books().book(yes).best_bid(),
+        Some((Px(5000), Qty(12_250_000)))
+    );
     assert!(!core.books().book(yes).is_stale());
 }

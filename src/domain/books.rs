@@ -26,7 +26,7 @@ pub struct BookCounters {
     pub ignored_while_stale: u64,
     /// Messages older than the book they were for (refused).
     pub out_of_order: u64,
-    /// Levels the book refused (off tick or out of range).
+    /// Levels (off tick, out of range) and tick sizes the books refused.
     pub refused_levels: u64,
     /// Books found crossed after a message.
     pub crossed: u64,
@@ -65,9 +65,12 @@ pub struct BookSet {
 impl BookSet {
     /// One stale, empty book per registered asset, on its market's tick.
     pub fn new(registry: &Registry) -> BookSet {
+        // The registry admits only the venue's tick sizes, which every ladder accepts.
         let books = registry
             .assets()
-            .map(|(_, info)| Book::new(registry.market(info.market).tick))
+            .map(|(_, info)| {
+                Book::new(registry.market(info.market).tick).expect("registry ticks are valid")
+            })
             .collect();
         BookSet {
             books,
@@ -174,7 +177,11 @@ impl BookSet {
             EventBody::TickSize { asset, tick } => {
                 let i = self.index(asset)?;
                 self.counters.tick_changes += 1;
-                self.books[i].reset_tick(tick);
+                // An unknown tick leaves the old ladder in place; either way the book is stale
+                // until a snapshot on the venue's tick arrives.
+                if self.books[i].reset_tick(tick).is_err() {
+                    self.counters.refused_levels += 1;
+                }
                 self.request_resync(i, resync);
                 Some(asset)
             }

@@ -4,8 +4,8 @@
 //! event as it comes and evaluates strategies only at `MessageEnd`, never on a half-applied
 //! message. Events are `Copy` and hold no heap data, so a ring slot is all they need.
 
-use crate::domain::num::{Px, Qty, Side};
 use crate::domain::num::AssetIdx;
+use crate::domain::num::{Px, Qty, Side};
 
 /// Why an asset's book can no longer be trusted until a fresh snapshot arrives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -129,6 +129,10 @@ mod tests {
 
     #[test]
     fn events_fit_a_cache_line() {
-        assert!(std::mem::size_of::<Event>() <= 48, "{}", std::mem::size_of::<Event>());
+        assert!(
+            std::mem::size_of::<Event>() <= 48,
+            "{}",
+            std::mem::size_of::<Event>()
+        );
     }
 }

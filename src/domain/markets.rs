@@ -28,7 +28,9 @@ pub enum RegistryError {
         token: String,
     },
     /// A tick size that is not one the venue uses.
-    #[error("market {market}: tick size {tick} is not a valid tick (0.1, 0.01, 0.005, 0.0025, 0.001, 0.0001)")]
+    #[error(
+        "market {market}: tick size {tick} is not a valid tick (0.1, 0.01, 0.005, 0.0025, 0.001, 0.0001)"
+    )]
     BadTick {
         /// The market's condition id.
         market: String,
@@ -97,7 +99,11 @@ pub struct Registry {
 impl Registry {
     /// Registers a market and its tokens, or explains why it cannot.
     pub fn add_market(&mut self, spec: MarketSpec) -> Result<MarketIdx, RegistryError> {
-        if self.markets.iter().any(|m| m.condition_id == spec.condition_id) {
+        if self
+            .markets
+            .iter()
+            .any(|m| m.condition_id == spec.condition_id)
+        {
             return Err(RegistryError::DuplicateMarket(spec.condition_id));
         }
         if !is_valid_tick(spec.tick) {
@@ -222,7 +228,10 @@ mod tests {
         assert!(err.to_string().contains("0xdd"), "{err}");
         let mut bad_tick = spec("0xee", &["8", "9"]);
         bad_tick.tick = Px(30);
-        assert!(matches!(r.add_market(bad_tick), Err(RegistryError::BadTick { .. })));
+        assert!(matches!(
+            r.add_market(bad_tick),
+            Err(RegistryError::BadTick { .. })
+        ));
         assert_eq!(r.asset_count(), 2, "a refused market leaves nothing behind");
     }
 }

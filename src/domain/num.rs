@@ -96,7 +96,7 @@ fn fmt_scaled(f: &mut fmt::Formatter<'_>, negative: bool, units: u64, scale: u32
     write!(f, "{int}")?;
     if frac != 0 {
         let mut width = scale as usize;
-        while frac % 10 == 0 {
+        while frac.is_multiple_of(10) {
             frac /= 10;
             width -= 1;
         }
@@ -316,7 +316,10 @@ mod tests {
         assert_eq!(Px::parse(b"5e-1"), Err(NumError::Garbage));
         assert_eq!(Px::parse(b"0.4.8"), Err(NumError::Garbage));
         assert_eq!(Px::parse(b" 0.4"), Err(NumError::Garbage));
-        assert_eq!(Px::parse(b"99999999999999999999999"), Err(NumError::Overflow));
+        assert_eq!(
+            Px::parse(b"99999999999999999999999"),
+            Err(NumError::Overflow)
+        );
     }
 
     #[test]
@@ -327,10 +330,16 @@ mod tests {
         assert_eq!(Qty::parse(b"0.0000001"), Err(NumError::TooPrecise));
         assert_eq!(Qty::parse(b"-1"), Err(NumError::Negative));
         assert_eq!(Qty::parse(b"18446744073709.551615"), Ok(Qty(u64::MAX)));
-        assert_eq!(Qty::parse(b"18446744073709.551616"), Err(NumError::Overflow));
+        assert_eq!(
+            Qty::parse(b"18446744073709.551616"),
+            Err(NumError::Overflow)
+        );
         assert_eq!(Usdc::parse(b"-3.5"), Ok(Usdc(-3_500_000)));
         assert_eq!(Usdc::parse(b"-0"), Ok(Usdc(0)));
-        assert_eq!(Usdc::parse(b"9223372036854.775808"), Err(NumError::Overflow));
+        assert_eq!(
+            Usdc::parse(b"9223372036854.775808"),
+            Err(NumError::Overflow)
+        );
     }
 
     #[test]
@@ -356,7 +365,12 @@ mod tests {
     /// Every tick-aligned price the venue can send, in each of its spellings.
     fn venue_price_strings() -> impl Strategy<Value = (u16, String)> {
         (0u16..=10_000, 0usize..3).prop_map(|(units, extra_zeros)| {
-            let s = format!("{}.{:04}{}", units / 10_000, units % 10_000, "0".repeat(extra_zeros));
+            let s = format!(
+                "{}.{:04}{}",
+                units / 10_000,
+                units % 10_000,
+                "0".repeat(extra_zeros)
+            );
             (units, s)
         })
     }
