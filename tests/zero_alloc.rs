@@ -63,7 +63,7 @@ fn frames() -> Vec<Vec<u8>> {
     vec![
         book(YES, 1).into_bytes(),
         book(NO, 1).into_bytes(),
-        change(2, "10").into_bytes(),
+        change(3, "10").into_bytes(),
         change(3, "12.25").into_bytes(),
     ]
 }
@@ -101,6 +101,7 @@ fn decode_ring_apply_allocates_nothing_after_warm_up() {
         applied
     };
     run(&frames);
+    // Same venue timestamp on purpose: replaying older messages would (rightly) stale the books.
     let warm = &frames[2..];
     run(warm);
 

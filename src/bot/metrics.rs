@@ -36,6 +36,8 @@ pub struct FeedCounters {
     pub ring_full: AtomicU64,
     /// Keep-alive replies received.
     pub pongs: AtomicU64,
+    /// Snapshots requested over REST because the WebSocket did not bring them in time.
+    pub backfills: AtomicU64,
 }
 
 impl FeedCounters {
@@ -50,7 +52,7 @@ impl FeedCounters {
     }
 
     /// Every counter with its metric name (without prefix and `_total`) and help text.
-    fn fields(&self) -> [(&'static str, &'static str, &AtomicU64); 9] {
+    fn fields(&self) -> [(&'static str, &'static str, &AtomicU64); 10] {
         [
             ("frames", "Websocket frames read.", &self.frames),
             ("events", "Events pushed to the ring.", &self.events),
@@ -77,6 +79,11 @@ impl FeedCounters {
                 &self.ring_full,
             ),
             ("pongs", "Keep-alive replies received.", &self.pongs),
+            (
+                "backfills",
+                "Snapshots requested over REST because the websocket did not bring them in time.",
+                &self.backfills,
+            ),
         ]
     }
 }
@@ -378,10 +385,10 @@ mod tests {
             assert!(lines.contains(&expected), "missing {expected:?} in\n{text}");
         }
         let samples = lines.iter().filter(|l| !l.starts_with('#')).count();
-        assert_eq!(samples, 9 * 2 + 1 + Segment::ALL.len() * 6);
+        assert_eq!(samples, 10 * 2 + 1 + Segment::ALL.len() * 6);
         assert_eq!(
             lines.iter().filter(|l| l.starts_with("# TYPE")).count(),
-            9 + 2
+            10 + 2
         );
     }
 

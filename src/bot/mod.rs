@@ -1,5 +1,9 @@
-//! Runtime plumbing around the pure domain: settings, logging, metrics and latency telemetry.
+//! Runtime plumbing around the pure domain: settings, clock, logging, metrics, latency telemetry,
+//! idle policy and the pipeline of threads and rings.
+pub mod clock;
+pub mod idle;
 pub mod latency;
 pub mod logging;
 pub mod metrics;
+pub mod pipeline;
 pub mod settings;

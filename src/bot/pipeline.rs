@@ -13,12 +13,14 @@ use std::time::Duration;
 use crossbeam::channel::{Receiver, Sender, TryRecvError};
 
 use crate::adapters::polymarket::rest::Backfill;
-use crate::adapters::polymarket::ws_market::{FeedCommand, MarketFeed, MarketFeedParams, RingWriter};
+use crate::adapters::polymarket::ws_market::{
+    FeedCommand, MarketFeed, MarketFeedParams, RingWriter,
+};
 use crate::bot::clock::Clock;
 use crate::bot::idle::Idler;
-use crate::bot::settings::IdlePolicy;
 use crate::bot::latency::{LatencyRecorder, Segment};
-use crate::bot::metrics::Metrics;
+use crate::bot::metrics::{LatencySender, Metrics};
+use crate::bot::settings::IdlePolicy;
 use crate::domain::events::{Event, EventBody};
 use crate::domain::markets::Registry;
 use crate::domain::num::AssetIdx;
@@ -58,7 +60,10 @@ impl ThreadPlan {
                 .into_iter()
                 .flatten()
                 .collect();
-            let distinct = wanted.iter().collect::<std::collections::BTreeSet<_>>().len();
+            let distinct = wanted
+                .iter()
+                .collect::<std::collections::BTreeSet<_>>()
+                .len();
             if wanted.iter().any(|&c| c >= cores) || distinct < wanted.len() {
                 tracing::warn!(
                     cores,
@@ -115,6 +120,8 @@ pub struct PipelineConfig {
     pub ring_capacity: usize,
     /// Threads and idling.
     pub threads: ThreadPlan,
+    /// Where the strategy thread hands latency snapshots for `/metrics`, if anywhere.
+    pub latency_snapshots: Option<LatencySender>,
 }
 
 impl Pipeline {
@@ -157,10 +164,10 @@ impl Pipeline {
         let pin_to = |core: Option<usize>| {
             let id = core.and_then(|c| cores.iter().copied().find(|id| id.id == c));
             move || {
-                if let Some(id) = id {
-                    if !core_affinity::set_for_current(id) {
-                        tracing::warn!(core = id.id, "could not pin thread");
-                    }
+                if let Some(id) = id
+                    && !core_affinity::set_for_current(id)
+                {
+                    tracing::warn!(core = id.id, "could not pin thread");
                 }
             }
         };
@@ -195,6 +202,8 @@ impl Pipeline {
                     commands: command_tx,
                     unsent: Vec::with_capacity(registry.asset_count()),
                     latency: LatencyRecorder::new(),
+                    snapshots: config.latency_snapshots,
+                    last_snapshot: strategy_clock.raw(),
                     clock: strategy_clock,
                     metrics,
                 };
@@ -246,9 +255,15 @@ struct StrategyThread {
     /// Resync requests the command ring had no room for, retried first.
     unsent: Vec<AssetIdx>,
     latency: LatencyRecorder,
+    /// Telemetry's latency slot, fed about once a second while idle.
+    snapshots: Option<LatencySender>,
+    last_snapshot: u64,
     clock: Clock,
     metrics: Arc<Metrics>,
 }
+
+/// Interval between latency snapshots handed to telemetry.
+const SNAPSHOT_INTERVAL_NS: u64 = 1_000_000_000;
 
 /// Rounds between checks of the control channel and the stop flag while busy.
 const CONTROL_CHECK_EVERY: u32 = 1024;
@@ -259,12 +274,15 @@ impl StrategyThread {
         loop {
             let busy = self.drain();
             rounds = rounds.wrapping_add(1);
-            if !busy || rounds % CONTROL_CHECK_EVERY == 0 {
+            if !busy || rounds.is_multiple_of(CONTROL_CHECK_EVERY) {
                 if stop.load(Ordering::Relaxed) {
                     return;
                 }
                 self.serve_control(&control);
                 self.publish_occupancy();
+                if !busy {
+                    self.offer_snapshot();
+                }
             }
             if busy {
                 idler.reset();
@@ -339,6 +357,19 @@ impl StrategyThread {
         }
     }
 
+    /// Copies the histograms for telemetry. The copy allocates, so it is made only while the
+    /// rings are empty, never between an event and its handling.
+    fn offer_snapshot(&mut self) {
+        let Some(sender) = &self.snapshots else {
+            return;
+        };
+        let now = self.clock.raw();
+        if self.clock.nanos_between(self.last_snapshot, now) >= SNAPSHOT_INTERVAL_NS {
+            self.last_snapshot = now;
+            sender.offer(&self.latency);
+        }
+    }
+
     fn publish_occupancy(&self) {
         let used: usize = self.rings.iter().map(|r| r.slots()).sum();
         self.metrics
@@ -379,8 +410,20 @@ mod tests {
 
     #[test]
     fn pinning_is_dropped_when_cores_are_missing_or_shared() {
-        assert!(plan(IdlePolicy::Park, Some(0), Some(1)).fit_to_machine(2).pin);
-        assert!(!plan(IdlePolicy::Park, Some(0), Some(2)).fit_to_machine(2).pin);
-        assert!(!plan(IdlePolicy::Park, Some(1), Some(1)).fit_to_machine(4).pin);
+        assert!(
+            plan(IdlePolicy::Park, Some(0), Some(1))
+                .fit_to_machine(2)
+                .pin
+        );
+        assert!(
+            !plan(IdlePolicy::Park, Some(0), Some(2))
+                .fit_to_machine(2)
+                .pin
+        );
+        assert!(
+            !plan(IdlePolicy::Park, Some(1), Some(1))
+                .fit_to_machine(4)
+                .pin
+        );
     }
 }

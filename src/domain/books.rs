@@ -307,10 +307,10 @@ mod tests {
         let mut resync = Vec::new();
         let mut touched = Vec::new();
         for &body in bodies {
-            if let Some(a) = books.apply(&ev(ts, body), &mut resync) {
-                if !touched.contains(&a) {
-                    touched.push(a);
-                }
+            if let Some(a) = books.apply(&ev(ts, body), &mut resync)
+                && !touched.contains(&a)
+            {
+                touched.push(a);
             }
         }
         books.end_message(&touched, &mut resync);
@@ -355,7 +355,17 @@ mod tests {
         assert!(b.book(A).is_stale());
         assert_eq!(b.counters().out_of_order, 1);
         // Still stale: no second request until a snapshot has arrived.
-        assert!(message(&mut b, 11, &[EventBody::TickSize { asset: A, tick: Px(10) }]).is_empty());
+        assert!(
+            message(
+                &mut b,
+                11,
+                &[EventBody::TickSize {
+                    asset: A,
+                    tick: Px(10)
+                }]
+            )
+            .is_empty()
+        );
         assert!(snapshot(&mut b, 12).is_empty());
         assert!(!b.book(A).is_stale());
     }
@@ -368,7 +378,10 @@ mod tests {
         let resync = message(
             &mut b,
             10,
-            &[EventBody::BookSnapshot { asset: A }, level(Side::Buy, 1000, 1)],
+            &[
+                EventBody::BookSnapshot { asset: A },
+                level(Side::Buy, 1000, 1),
+            ],
         );
         assert_eq!(resync, vec![A]);
         assert!(b.book(A).is_stale());
@@ -390,7 +403,10 @@ mod tests {
             bid: Some(Px(5000)),
             ask: Some(Px(5200)),
         };
-        assert_eq!(message(&mut b, 12, &[level(Side::Buy, 4700, 1), disagree]), vec![A]);
+        assert_eq!(
+            message(&mut b, 12, &[level(Side::Buy, 4700, 1), disagree]),
+            vec![A]
+        );
         assert_eq!(b.counters().best_mismatches, 1);
         assert!(b.book(A).is_stale());
     }
@@ -399,7 +415,11 @@ mod tests {
     fn empty_sides_agree_with_the_venues_spellings_of_none() {
         let mut b = set();
         message(&mut b, 1, &[EventBody::BookSnapshot { asset: A }]);
-        for (bid, ask) in [(None, None), (Some(Px::ZERO), Some(Px::ONE)), (Some(Px::ZERO), Some(Px::ZERO))] {
+        for (bid, ask) in [
+            (None, None),
+            (Some(Px::ZERO), Some(Px::ONE)),
+            (Some(Px::ZERO), Some(Px::ZERO)),
+        ] {
             let check = EventBody::BestCheck { asset: A, bid, ask };
             assert!(message(&mut b, 2, &[check]).is_empty(), "{bid:?} {ask:?}");
         }
@@ -429,7 +449,10 @@ mod tests {
         assert_eq!(message(&mut b, 11, &[level(Side::Buy, 4805, 1)]), vec![A]);
         assert_eq!(b.counters().refused_levels, 1);
         snapshot(&mut b, 12);
-        let tick = EventBody::TickSize { asset: A, tick: Px(10) };
+        let tick = EventBody::TickSize {
+            asset: A,
+            tick: Px(10),
+        };
         assert_eq!(message(&mut b, 13, &[tick]), vec![A]);
         assert!(b.book(A).is_stale());
         assert_eq!(b.book(A).tick(), Px(10));
@@ -439,11 +462,17 @@ mod tests {
     fn feed_stale_marks_distrust_and_decode_errors_ask_for_a_resync() {
         let mut b = set();
         snapshot(&mut b, 10);
-        let reset = EventBody::Stale { asset: A, reason: StaleReason::FeedReset };
+        let reset = EventBody::Stale {
+            asset: A,
+            reason: StaleReason::FeedReset,
+        };
         assert!(message(&mut b, 0, &[reset]).is_empty());
         assert!(b.book(A).is_stale());
         snapshot(&mut b, 11);
-        let bad = EventBody::Stale { asset: A, reason: StaleReason::DecodeError };
+        let bad = EventBody::Stale {
+            asset: A,
+            reason: StaleReason::DecodeError,
+        };
         assert_eq!(message(&mut b, 0, &[bad]), vec![A]);
     }
 }

@@ -177,7 +177,10 @@ mod tests {
         core.on_event(&snapshot[0], &mut out);
         core.on_event(&snapshot[1], &mut out);
         assert_eq!(core.counters().evaluations, 0, "mid-message: no evaluation");
-        assert!(core.books().book(AssetIdx(0)).is_stale(), "half a snapshot is not trusted");
+        assert!(
+            core.books().book(AssetIdx(0)).is_stale(),
+            "half a snapshot is not trusted"
+        );
         core.on_event(&snapshot[2], &mut out);
         assert_eq!(core.counters().evaluations, 1);
         assert!(!core.books().book(AssetIdx(0)).is_stale());

@@ -82,7 +82,7 @@ pub fn run(settings: &Settings, args: &DemoArgs) -> Result<Report, DemoError> {
     let clock = Clock::new();
     let started = Instant::now();
     let pipeline = Pipeline::start(
-        session::pipeline_config(&settings),
+        session::pipeline_config(&settings, None),
         registry.clone(),
         metrics.clone(),
         clock,

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::adapters::polymarket::rest;
 use crate::bot::clock::Clock;
-use crate::bot::metrics::{self, Metrics};
+use crate::bot::metrics::{self, LatencySnapshots, Metrics};
 use crate::bot::pipeline::Pipeline;
 use crate::bot::settings::Settings;
 use crate::domain::markets::Registry;
@@ -42,15 +42,18 @@ pub fn run(settings: &Settings, stop: Arc<AtomicBool>) -> Result<(), LiveError> 
     }
     let registry = Arc::new(registry);
     let metrics = Arc::new(Metrics::default());
+    let mut snapshots = LatencySnapshots::new(4);
+    let sender = snapshots.sender("strategy");
     let telemetry = match settings.telemetry.prometheus_listen {
         Some(addr) => Some(
-            metrics::serve_prometheus(addr, metrics.clone())
+            metrics::serve_prometheus(addr, metrics.clone(), snapshots)
                 .map_err(|e| LiveError::Startup(e.to_string()))?,
         ),
         None => None,
     };
+    let sender = telemetry.as_ref().map(|_| sender);
     let pipeline = Pipeline::start(
-        session::pipeline_config(settings),
+        session::pipeline_config(settings, sender),
         registry,
         metrics.clone(),
         Clock::new(),
@@ -81,7 +84,9 @@ pub fn run(settings: &Settings, stop: Arc<AtomicBool>) -> Result<(), LiveError> 
     }
     println!("{}", outcome.latency.summary_table());
     if let Some(server) = telemetry {
-        server.shutdown();
+        if let Err(e) = server.shutdown() {
+            tracing::warn!(error = %e, "telemetry endpoint did not stop cleanly");
+        }
     }
     Ok(())
 }

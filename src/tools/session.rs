@@ -1,11 +1,16 @@
 //! Turns settings into the pipeline's configuration: shared by `pmbot run` and `pmbot demo`.
 
 use crate::adapters::polymarket::ws_market::{Backoff, MarketFeedParams};
+use crate::bot::metrics::LatencySender;
 use crate::bot::pipeline::{PipelineConfig, ThreadPlan};
 use crate::bot::settings::Settings;
 
-/// The pipeline configuration the settings describe.
-pub fn pipeline_config(settings: &Settings) -> PipelineConfig {
+/// The pipeline configuration the settings describe; latency snapshots go to `latency_snapshots`
+/// when a telemetry endpoint runs.
+pub fn pipeline_config(
+    settings: &Settings,
+    latency_snapshots: Option<LatencySender>,
+) -> PipelineConfig {
     let feed = &settings.feeds.market;
     let pipeline = &settings.pipeline;
     PipelineConfig {
@@ -32,5 +37,6 @@ pub fn pipeline_config(settings: &Settings) -> PipelineConfig {
             strategy_core: pipeline.pinning.strategy_core,
             feed_core: pipeline.pinning.feed_cores.first().copied(),
         },
+        latency_snapshots,
     }
 }

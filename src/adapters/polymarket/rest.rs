@@ -68,18 +68,25 @@ fn get_json(agent: &ureq::Agent, url: &str) -> Result<Value, RestError> {
         url: url.to_owned(),
         why,
     };
-    agent
+    let body = agent
         .get(url)
         .call()
         .map_err(|e| http(e.to_string()))?
         .body_mut()
-        .read_json()
-        .map_err(|e| http(e.to_string()))
+        .read_to_vec()
+        .map_err(|e| http(e.to_string()))?;
+    serde_json::from_slice(&body).map_err(|e| RestError::Shape {
+        url: url.to_owned(),
+        why: e.to_string(),
+    })
 }
 
 /// Reads the compact market object `{c, t:[{t,o}], mts, mos, nr, ...}`.
 pub fn parse_clob_market(body: &Value) -> Result<MarketSpec, String> {
-    let condition_id = body["c"].as_str().ok_or("missing c (condition id)")?.to_owned();
+    let condition_id = body["c"]
+        .as_str()
+        .ok_or("missing c (condition id)")?
+        .to_owned();
     let tokens = body["t"].as_array().ok_or("missing t (tokens)")?;
     let token_ids = tokens
         .iter()
@@ -123,9 +130,11 @@ pub fn fetch_books(
         url: url.clone(),
         why,
     };
+    let body = serde_json::to_vec(&body).map_err(|e| http(e.to_string()))?;
     agent
         .post(&url)
-        .send_json(&body)
+        .header("Content-Type", "application/json")
+        .send(&body[..])
         .map_err(|e| http(e.to_string()))?
         .body_mut()
         .read_to_vec()
@@ -214,6 +223,10 @@ mod tests {
         let no_tick = serde_json::json!({"c": "0xabc", "t": [], "mos": 5});
         assert_eq!(parse_clob_market(&no_tick).unwrap_err(), "missing mts");
         let bad_tick = serde_json::json!({"c": "0xabc", "t": [], "mts": 0.00001, "mos": 5});
-        assert!(parse_clob_market(&bad_tick).unwrap_err().starts_with("mts:"));
+        assert!(
+            parse_clob_market(&bad_tick)
+                .unwrap_err()
+                .starts_with("mts:")
+        );
     }
 }

@@ -12,11 +12,10 @@ use std::time::{Duration, Instant};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 use rustls::pki_types::ServerName;
+use tungstenite::WebSocket;
 use tungstenite::client::IntoClientRequest;
 use tungstenite::handshake::HandshakeError;
 use tungstenite::protocol::WebSocketConfig;
-use tungstenite::WebSocket;
-
 
 /// Why a connection could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -115,9 +114,7 @@ pub fn connect(
         url: url.to_owned(),
         source,
     };
-    let request = url
-        .into_client_request()
-        .map_err(|e| bad(&e.to_string()))?;
+    let request = url.into_client_request().map_err(|e| bad(&e.to_string()))?;
     let uri = request.uri();
     let tls = match uri.scheme_str() {
         Some("ws") => false,
@@ -136,7 +133,7 @@ pub fn connect(
     std_stream.set_nonblocking(true).map_err(io_err)?;
     let mut tcp = TcpStream::from_std(std_stream);
     // The handshake waits on a private poller; the feed's poller only ever sees open sockets.
-    let handshake_poll = Poll::new().map_err(io_err)?;
+    let mut handshake_poll = Poll::new().map_err(io_err)?;
     handshake_poll
         .registry()
         .register(&mut tcp, Token(0), Interest::READABLE | Interest::WRITABLE)
@@ -150,8 +147,11 @@ pub fn connect(
         Transport::Plain(tcp)
     };
     let mut events = Events::with_capacity(4);
-    let mut attempt =
-        tungstenite::client::client_with_config(request, transport, Some(WebSocketConfig::default()));
+    let mut attempt = tungstenite::client::client_with_config(
+        request,
+        transport,
+        Some(WebSocketConfig::default()),
+    );
     loop {
         match attempt {
             Ok((mut socket, _response)) => {
@@ -193,11 +193,12 @@ fn tls_config() -> io::Result<Arc<rustls::ClientConfig>> {
     let roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
-    let config =
-        rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .map_err(io::Error::other)?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(io::Error::other)?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
     Ok(Arc::new(config))
 }

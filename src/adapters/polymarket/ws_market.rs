@@ -126,7 +126,9 @@ impl MarketFeed {
             .chunks(per)
             .enumerate()
             .map(|(i, assets)| {
-                assets.iter().for_each(|a| shard_of[a.0 as usize] = i as u32);
+                assets
+                    .iter()
+                    .for_each(|a| shard_of[a.0 as usize] = i as u32);
                 Shard {
                     assets: assets.to_vec(),
                     socket: None,
@@ -210,13 +212,11 @@ impl MarketFeed {
         }
         if now.duration_since(shard.last_ping) >= self.params.ping_interval {
             shard.last_ping = now;
-            if let Some(socket) = shard.socket.as_mut() {
-                if let Err(e) = socket.send(Message::text("PING")) {
-                    if !would_block(&e) {
-                        self.drop_connection(i, "ping failed");
-                        return true;
-                    }
-                }
+            if let Some(socket) = shard.socket.as_mut()
+                && send_text(socket, "PING").is_err()
+            {
+                self.drop_connection(i, "ping failed");
+                return true;
             }
         }
         self.backfill_overdue(i, now);
@@ -234,13 +234,11 @@ impl MarketFeed {
             Ok(mut socket) => {
                 let shard = &mut self.shards[i];
                 let frame = subscribe_frame(&self.registry, &shard.assets);
-                if let Err(e) = socket.send(Message::text(frame)) {
-                    if !would_block(&e) {
-                        tracing::warn!(shard = i, error = %e, "subscribe failed");
-                        transport::close(&mut socket, &self.poll);
-                        self.schedule_retry(i, now);
-                        return;
-                    }
+                if let Err(e) = send_text(&mut socket, frame) {
+                    tracing::warn!(shard = i, error = %e, "subscribe failed");
+                    transport::close(&mut socket, &self.poll);
+                    self.schedule_retry(i, now);
+                    return;
                 }
                 if shard.connected_before {
                     FeedCounters::inc(&self.counters.reconnects);
@@ -255,7 +253,11 @@ impl MarketFeed {
                     .awaiting
                     .extend(shard.assets.iter().map(|&a| (a, deadline)));
                 shard.socket = Some(socket);
-                tracing::info!(shard = i, assets = shard.assets.len(), "market feed subscribed");
+                tracing::info!(
+                    shard = i,
+                    assets = shard.assets.len(),
+                    "market feed subscribed"
+                );
             }
             Err(e) => {
                 tracing::warn!(shard = i, error = %e, "market feed connect failed");
@@ -296,10 +298,10 @@ impl MarketFeed {
             let message = match socket.read() {
                 Ok(m) => m,
                 Err(e) if would_block(&e) => {
-                    if let Err(e) = socket.flush() {
-                        if !would_block(&e) {
-                            self.drop_connection(i, "write failed");
-                        }
+                    if let Err(e) = socket.flush()
+                        && !would_block(&e)
+                    {
+                        self.drop_connection(i, "write failed");
                     }
                     return any;
                 }
@@ -327,10 +329,16 @@ impl MarketFeed {
     fn on_frame(&mut self, i: usize, frame: &[u8], t_rx: u64, now: Instant) {
         FeedCounters::inc(&self.counters.frames);
         self.scratch.clear();
-        match self.decoder.decode(frame, &self.registry, &mut self.scratch) {
+        match self
+            .decoder
+            .decode(frame, &self.registry, &mut self.scratch)
+        {
             Ok(outcome) => {
                 FeedCounters::add(&self.counters.events, u64::from(outcome.events));
-                FeedCounters::add(&self.counters.unknown_events, u64::from(outcome.unknown_events));
+                FeedCounters::add(
+                    &self.counters.unknown_events,
+                    u64::from(outcome.unknown_events),
+                );
                 if outcome.pong {
                     FeedCounters::inc(&self.counters.pongs);
                 }
@@ -383,11 +391,9 @@ impl MarketFeed {
         }
         FeedCounters::inc(&self.counters.resyncs);
         let frame = subscribe_frame(&self.registry, &[asset]);
-        if let Err(e) = socket.send(Message::text(frame)) {
-            if !would_block(&e) {
-                self.drop_connection(shard_index as usize, "resubscribe failed");
-                return;
-            }
+        if send_text(socket, frame).is_err() {
+            self.drop_connection(shard_index as usize, "resubscribe failed");
+            return;
         }
         shard
             .awaiting
@@ -448,6 +454,18 @@ pub fn subscribe_frame(registry: &Registry, assets: &[AssetIdx]) -> String {
         "custom_feature_enabled": true,
     })
     .to_string()
+}
+
+/// Sends a text frame; one the socket cannot take yet stays queued and goes out with the next
+/// flush, so `WouldBlock` is not a failure.
+fn send_text(
+    socket: &mut Socket,
+    text: impl Into<tungstenite::Utf8Bytes>,
+) -> tungstenite::Result<()> {
+    match socket.send(Message::text(text)) {
+        Err(e) if would_block(&e) => Ok(()),
+        other => other,
+    }
 }
 
 fn would_block(e: &tungstenite::Error) -> bool {
