@@ -2,5 +2,6 @@
 pub mod adapters;
 pub mod bot;
 pub mod domain;
-
+pub mod sim;
 pub mod strategies;
+pub mod tools;
