@@ -7,6 +7,8 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use std::time::Duration;
+
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
@@ -215,6 +217,20 @@ impl Scenario {
             .validate()
             .map_err(|reason| invalid(name, reason))?;
         Ok(scenario)
+    }
+
+    /// Rescales the scenario so that, paced at its rate, its stream lasts about `duration`:
+    /// the step count follows the duration, and checkpoints and faults keep their relative
+    /// positions in the stream.
+    pub fn fit_to_duration(&mut self, duration: Duration) {
+        let d = &mut self.dynamics;
+        let steps = ((duration.as_secs_f64() * f64::from(d.rate_per_sec)) as u64).max(1);
+        let scale = |step: u64| (u128::from(step) * u128::from(steps) / u128::from(d.steps)) as u64;
+        for fault in &mut self.faults {
+            fault.step = scale(fault.step);
+        }
+        d.checkpoint_every = scale(d.checkpoint_every).max(1);
+        d.steps = steps;
     }
 
     /// Number of markets the universe lists.
