@@ -495,3 +495,22 @@ fn a_paced_venue_spreads_its_steps_at_the_scenario_rate() {
     );
     assert!(venue.finished() || venue.checkpoints().is_empty());
 }
+
+#[test]
+fn unsubscribed_assets_stop_streaming() {
+    let venue = start(load_scenario("default").unwrap());
+    let markets = venue.markets();
+    let (a, b) = (&markets[0].token_ids, &markets[1].token_ids);
+    let mut ws = connect(&venue);
+    subscribe(&mut ws, a);
+    read_until(&mut ws, |t| t.starts_with('['));
+    let unsubscribe = json!({"type": "market", "operation": "unsubscribe", "assets_ids": a});
+    ws.send(Message::text(unsubscribe.to_string())).unwrap();
+    subscribe(&mut ws, b);
+    read_until(&mut ws, |t| t.starts_with('[') && t.contains(b[0].as_str()));
+    for _ in 0..50 {
+        let text = read_until(&mut ws, |_| true);
+        assert!(!a.iter().any(|t| text.contains(t.as_str())), "{text}");
+        assert!(b.iter().any(|t| text.contains(t.as_str())), "{text}");
+    }
+}
