@@ -65,11 +65,11 @@ fn base_defaults_load() {
 #[test]
 fn profiles_layer_over_base() {
     let dev = Settings::load(&config_dir(), &Overlay::Profile("dev".into()), NO_ENV, &[]).unwrap();
-    assert_eq!(dev.pipeline.idle, IdlePolicy::Park);
+    assert_eq!(dev.pipeline.idle, IdlePolicy::Yield);
     assert_eq!(dev.pipeline.ring_capacity, 4096);
+    assert_eq!(dev.feeds.market.stall_timeout, Duration::from_secs(1));
     assert_eq!(
-        dev.feeds.market.stall_timeout,
-        Duration::from_secs(15),
+        dev.feeds.market.max_assets_per_connection, 500,
         "untouched keys keep base values"
     );
     let prod =

@@ -67,7 +67,11 @@ pub fn run(settings: &Settings, args: &DemoArgs) -> Result<Report, DemoError> {
     let mut settings = settings.clone();
     settings.venue.rest_url = venue.rest_url();
     settings.venue.ws_market_url = venue.ws_market_url();
-    let condition_ids: Vec<String> = venue.markets().into_iter().map(|m| m.condition_id).collect();
+    let condition_ids: Vec<String> = venue
+        .markets()
+        .into_iter()
+        .map(|m| m.condition_id)
+        .collect();
     let agent = rest::agent(Duration::from_secs(5));
     let specs = rest::fetch_markets(&agent, &settings.venue.rest_url, &condition_ids)
         .map_err(|e| DemoError::Universe(e.to_string()))?;
@@ -174,7 +178,11 @@ impl BookChecks {
             std::thread::sleep(Duration::from_millis(2));
         }
         if differing > 0 {
-            tracing::warn!(step = checkpoint.step, differing, "books differ from the venue's");
+            tracing::warn!(
+                step = checkpoint.step,
+                differing,
+                "books differ from the venue's"
+            );
         }
         self.checked += expected.len() as u64;
         self.mismatches += differing;
