@@ -195,7 +195,7 @@ pub struct VenueSettings {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UniverseSettings {
-    /// Condition ids (`0x` + 64 hex digits); empty means every market the venue lists.
+    /// Condition ids (`0x` + 64 hex digits) to trade; `pmbot run` needs at least one.
     pub markets: Vec<String>,
 }
 

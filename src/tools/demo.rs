@@ -83,10 +83,13 @@ pub fn run(settings: &Settings, args: &DemoArgs) -> Result<Report, DemoError> {
     }
     let registry = Arc::new(registry);
     let metrics = Arc::new(Metrics::default());
+    let (telemetry, sender) = session::start_telemetry(&settings, &metrics)
+        .map_err(|e| DemoError::Pipeline(e.to_string()))?
+        .unzip();
     let clock = Clock::new();
     let started = Instant::now();
     let pipeline = Pipeline::start(
-        session::pipeline_config(&settings, None),
+        session::pipeline_config(&settings, sender),
         registry.clone(),
         metrics.clone(),
         clock,
@@ -99,6 +102,7 @@ pub fn run(settings: &Settings, args: &DemoArgs) -> Result<Report, DemoError> {
         let Ok(checkpoint) = venue.checkpoints().recv_timeout(stuck_after) else {
             let _ = pipeline.stop();
             venue.shutdown();
+            session::stop_telemetry(telemetry);
             return Err(DemoError::Stuck(stuck_after));
         };
         checks.check(&pipeline, &registry, &checkpoint);
@@ -114,6 +118,7 @@ pub fn run(settings: &Settings, args: &DemoArgs) -> Result<Report, DemoError> {
         .map_err(|_| DemoError::Pipeline("a pipeline thread panicked".into()))?;
     let venue_stats = venue.stats();
     venue.shutdown();
+    session::stop_telemetry(telemetry);
 
     let report = report::build(
         &metrics,

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::adapters::polymarket::rest;
 use crate::bot::clock::Clock;
-use crate::bot::metrics::{self, LatencySnapshots, Metrics};
+use crate::bot::metrics::Metrics;
 use crate::bot::pipeline::Pipeline;
 use crate::bot::settings::Settings;
 use crate::domain::markets::Registry;
@@ -42,16 +42,9 @@ pub fn run(settings: &Settings, stop: Arc<AtomicBool>) -> Result<(), LiveError> 
     }
     let registry = Arc::new(registry);
     let metrics = Arc::new(Metrics::default());
-    let mut snapshots = LatencySnapshots::new(4);
-    let sender = snapshots.sender("strategy");
-    let telemetry = match settings.telemetry.prometheus_listen {
-        Some(addr) => Some(
-            metrics::serve_prometheus(addr, metrics.clone(), snapshots)
-                .map_err(|e| LiveError::Startup(e.to_string()))?,
-        ),
-        None => None,
-    };
-    let sender = telemetry.as_ref().map(|_| sender);
+    let (telemetry, sender) = session::start_telemetry(settings, &metrics)
+        .map_err(|e| LiveError::Startup(e.to_string()))?
+        .unzip();
     let pipeline = Pipeline::start(
         session::pipeline_config(settings, sender),
         registry,
@@ -83,10 +76,6 @@ pub fn run(settings: &Settings, stop: Arc<AtomicBool>) -> Result<(), LiveError> 
         tracing::warn!(error = %e, "could not write latency reports");
     }
     println!("{}", outcome.latency.summary_table());
-    if let Some(server) = telemetry {
-        if let Err(e) = server.shutdown() {
-            tracing::warn!(error = %e, "telemetry endpoint did not stop cleanly");
-        }
-    }
+    session::stop_telemetry(telemetry);
     Ok(())
 }

@@ -1,7 +1,11 @@
 //! Turns settings into the pipeline's configuration: shared by `pmbot run` and `pmbot demo`.
 
 use crate::adapters::polymarket::ws_market::{Backoff, MarketFeedParams};
-use crate::bot::metrics::LatencySender;
+use std::sync::Arc;
+
+use crate::bot::metrics::{
+    self, LatencySender, LatencySnapshots, Metrics, MetricsError, TelemetryServer,
+};
 use crate::bot::pipeline::{PipelineConfig, ThreadPlan};
 use crate::bot::settings::Settings;
 
@@ -38,5 +42,30 @@ pub fn pipeline_config(
             feed_core: pipeline.pinning.feed_cores.first().copied(),
         },
         latency_snapshots,
+    }
+}
+
+/// Starts the `/metrics` endpoint when `telemetry.prometheus_listen` is set, and returns it with
+/// the sender the strategy thread hands its latency snapshots to.
+pub fn start_telemetry(
+    settings: &Settings,
+    metrics: &Arc<Metrics>,
+) -> Result<Option<(TelemetryServer, LatencySender)>, MetricsError> {
+    let Some(listen) = settings.telemetry.prometheus_listen else {
+        return Ok(None);
+    };
+    let mut snapshots = LatencySnapshots::new(4);
+    let sender = snapshots.sender("strategy");
+    let server = metrics::serve_prometheus(listen, metrics.clone(), snapshots)?;
+    tracing::info!(addr = %server.local_addr(), "serving Prometheus metrics at /metrics");
+    Ok(Some((server, sender)))
+}
+
+/// Stops the endpoint started by [`start_telemetry`], if any.
+pub fn stop_telemetry(server: Option<TelemetryServer>) {
+    if let Some(server) = server
+        && let Err(e) = server.shutdown()
+    {
+        tracing::warn!(error = %e, "telemetry endpoint did not stop cleanly");
     }
 }
