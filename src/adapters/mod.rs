@@ -1,0 +1,2 @@
+//! Venue adapters: wire formats and connections, translated into domain events.
+pub mod polymarket;
