@@ -260,6 +260,76 @@ impl<'a> Scanner<'a> {
         out: &mut Vec<Event>,
         outcome: &mut DecodeOutcome,
     ) -> Option<()> {
+        let c = match self.compact_change() {
+            Some(c) => c,
+            None => self.change_fields()?,
+        };
+        let Some(asset) = registry.asset_by_token(c.asset?) else {
+            outcome.unknown_assets += 1;
+            return Some(());
+        };
+        let level = EventBody::Level {
+            asset,
+            side: c.side?,
+            px: c.px?,
+            qty: c.qty?,
+        };
+        let check = EventBody::BestCheck {
+            asset,
+            bid: c.bid.flatten(),
+            ask: c.ask.flatten(),
+        };
+        out.push(Event::new(0, level));
+        out.push(Event::new(0, check));
+        Some(())
+    }
+
+    /// An entry written exactly as the venue writes it (`asset_id`, `price`, `size`, `side`,
+    /// `hash`, `best_bid`, `best_ask`, no spaces), or `None` with the cursor where it was.
+    #[inline]
+    fn compact_change(&mut self) -> Option<Change<'a>> {
+        let start = self.i;
+        let change = self.compact_change_at();
+        if change.is_none() {
+            self.i = start;
+        }
+        change
+    }
+
+    #[inline]
+    fn compact_change_at(&mut self) -> Option<Change<'a>> {
+        self.literal(b"{\"asset_id\":")?;
+        let asset = self.string()?;
+        self.literal(b",\"price\":")?;
+        let px = self.px()?;
+        self.literal(b",\"size\":")?;
+        let qty = self.qty()?;
+        self.literal(b",\"side\":")?;
+        let side = if self.literal(b"\"BUY\"").is_some() {
+            Side::Buy
+        } else {
+            self.literal(b"\"SELL\"")?;
+            Side::Sell
+        };
+        self.literal(b",\"hash\":")?;
+        self.string()?;
+        self.literal(b",\"best_bid\":")?;
+        let bid = self.best_px()?;
+        self.literal(b",\"best_ask\":")?;
+        let ask = self.best_px()?;
+        self.literal(b"}")?;
+        Some(Change {
+            asset: Some(asset),
+            side: Some(side),
+            px: Some(px),
+            qty: Some(qty),
+            bid: Some(bid),
+            ask: Some(ask),
+        })
+    }
+
+    /// An entry's fields in any key order and spacing.
+    fn change_fields(&mut self) -> Option<Change<'a>> {
         let mut c = Change::default();
         self.object(|s, key| match key {
             b"asset_id" if c.asset.is_none() => {
@@ -289,24 +359,7 @@ impl<'a> Scanner<'a> {
             b"asset_id" | b"side" | b"price" | b"size" | b"best_bid" | b"best_ask" => None,
             _ => s.skip_scalar(),
         })?;
-        let Some(asset) = registry.asset_by_token(c.asset?) else {
-            outcome.unknown_assets += 1;
-            return Some(());
-        };
-        let level = EventBody::Level {
-            asset,
-            side: c.side?,
-            px: c.px?,
-            qty: c.qty?,
-        };
-        let check = EventBody::BestCheck {
-            asset,
-            bid: c.bid.flatten(),
-            ask: c.ask.flatten(),
-        };
-        out.push(Event::new(0, level));
-        out.push(Event::new(0, check));
-        Some(())
+        Some(c)
     }
 
     #[inline]
@@ -356,7 +409,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// A price string value.
-    #[inline]
+    #[inline(always)]
     fn px(&mut self) -> Option<Px> {
         let body = self.string_body()?;
         match fused_decimal(body, Px::SCALE) {
@@ -369,7 +422,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// A size string value.
-    #[inline]
+    #[inline(always)]
     fn qty(&mut self) -> Option<Qty> {
         let body = self.string_body()?;
         match fused_decimal(body, Qty::SCALE) {
@@ -382,7 +435,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// A best-price string value: empty means none.
-    #[inline]
+    #[inline(always)]
     fn best_px(&mut self) -> Option<Option<Px>> {
         if self.string_body()?.first() == Some(&b'"') {
             self.i += 2;
@@ -392,7 +445,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// Consumes exactly `lit` (no whitespace skipped) or declines.
-    #[inline]
+    #[inline(always)]
     fn literal(&mut self, lit: &[u8]) -> Option<()> {
         let end = self.i + lit.len();
         if self.b.get(self.i..end)? != lit {
@@ -463,7 +516,7 @@ impl<'a> Scanner<'a> {
 /// Parses a plain unsigned decimal string body with at most `scale` fraction digits and twelve
 /// integer digits, through its closing quote, into `10^-scale` units and the bytes consumed.
 /// `None` for anything else (the caller then uses the domain parser, which decides).
-#[inline]
+#[inline(always)]
 fn fused_decimal(b: &[u8], scale: u32) -> Option<(u64, usize)> {
     const MAX_INT_DIGITS: usize = 12;
     let mut v: u64 = 0;
