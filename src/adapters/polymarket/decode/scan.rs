@@ -197,29 +197,60 @@ impl<'a> Scanner<'a> {
     /// A book side's rows, pushed as `Level`s with a placeholder asset.
     fn levels(&mut self, side: Side, out: &mut Vec<Event>) -> Option<()> {
         self.array(|s| {
-            let mut px = None;
-            let mut qty = None;
-            s.object(|s, key| match key {
-                b"price" if px.is_none() => {
-                    px = Some(Px::parse(s.string()?).ok()?);
-                    Some(())
-                }
-                b"size" if qty.is_none() => {
-                    qty = Some(Qty::parse(s.string()?).ok()?);
-                    Some(())
-                }
-                b"price" | b"size" => None,
-                _ => s.skip_scalar(),
-            })?;
+            let (px, qty) = match s.compact_row() {
+                Some(row) => row,
+                None => s.row()?,
+            };
             let body = EventBody::Level {
                 asset: AssetIdx(0),
                 side,
-                px: px?,
-                qty: qty?,
+                px,
+                qty,
             };
             out.push(Event::new(0, body));
             Some(())
         })
+    }
+
+    /// A row written exactly as the venue writes it, `{"price":"…","size":"…"}`, or `None` with
+    /// the cursor where it was.
+    #[inline]
+    fn compact_row(&mut self) -> Option<(Px, Qty)> {
+        let start = self.i;
+        let row = self.compact_row_at();
+        if row.is_none() {
+            self.i = start;
+        }
+        row
+    }
+
+    #[inline]
+    fn compact_row_at(&mut self) -> Option<(Px, Qty)> {
+        self.literal(b"{\"price\":")?;
+        let px = self.px()?;
+        self.literal(b",\"size\":")?;
+        let qty = self.qty()?;
+        self.literal(b"}")?;
+        Some((px, qty))
+    }
+
+    /// A row in any key order and spacing.
+    fn row(&mut self) -> Option<(Px, Qty)> {
+        let mut px = None;
+        let mut qty = None;
+        self.object(|s, key| match key {
+            b"price" if px.is_none() => {
+                px = Some(s.px()?);
+                Some(())
+            }
+            b"size" if qty.is_none() => {
+                qty = Some(s.qty()?);
+                Some(())
+            }
+            b"price" | b"size" => None,
+            _ => s.skip_scalar(),
+        })?;
+        Some((px?, qty?))
     }
 
     /// One `price_change` entry: `Level` then `BestCheck` if its asset is registered.
@@ -229,35 +260,10 @@ impl<'a> Scanner<'a> {
         out: &mut Vec<Event>,
         outcome: &mut DecodeOutcome,
     ) -> Option<()> {
-        let mut c = Change::default();
-        self.object(|s, key| match key {
-            b"asset_id" if c.asset.is_none() => {
-                c.asset = Some(s.string()?);
-                Some(())
-            }
-            b"side" if c.side.is_none() => {
-                c.side = Some(Side::parse(s.string()?)?);
-                Some(())
-            }
-            b"price" if c.px.is_none() => {
-                c.px = Some(Px::parse(s.string()?).ok()?);
-                Some(())
-            }
-            b"size" if c.qty.is_none() => {
-                c.qty = Some(Qty::parse(s.string()?).ok()?);
-                Some(())
-            }
-            b"best_bid" if c.bid.is_none() => {
-                c.bid = Some(best_px(s.string()?)?);
-                Some(())
-            }
-            b"best_ask" if c.ask.is_none() => {
-                c.ask = Some(best_px(s.string()?)?);
-                Some(())
-            }
-            b"asset_id" | b"side" | b"price" | b"size" | b"best_bid" | b"best_ask" => None,
-            _ => s.skip_scalar(),
-        })?;
+        let c = match self.compact_change() {
+            Some(c) => c,
+            None => self.change_fields()?,
+        };
         let Some(asset) = registry.asset_by_token(c.asset?) else {
             outcome.unknown_assets += 1;
             return Some(());
@@ -276,6 +282,84 @@ impl<'a> Scanner<'a> {
         out.push(Event::new(0, level));
         out.push(Event::new(0, check));
         Some(())
+    }
+
+    /// An entry written exactly as the venue writes it (`asset_id`, `price`, `size`, `side`,
+    /// `hash`, `best_bid`, `best_ask`, no spaces), or `None` with the cursor where it was.
+    #[inline]
+    fn compact_change(&mut self) -> Option<Change<'a>> {
+        let start = self.i;
+        let change = self.compact_change_at();
+        if change.is_none() {
+            self.i = start;
+        }
+        change
+    }
+
+    #[inline]
+    fn compact_change_at(&mut self) -> Option<Change<'a>> {
+        self.literal(b"{\"asset_id\":")?;
+        let asset = self.string()?;
+        self.literal(b",\"price\":")?;
+        let px = self.px()?;
+        self.literal(b",\"size\":")?;
+        let qty = self.qty()?;
+        self.literal(b",\"side\":")?;
+        let side = if self.literal(b"\"BUY\"").is_some() {
+            Side::Buy
+        } else {
+            self.literal(b"\"SELL\"")?;
+            Side::Sell
+        };
+        self.literal(b",\"hash\":")?;
+        self.string()?;
+        self.literal(b",\"best_bid\":")?;
+        let bid = self.best_px()?;
+        self.literal(b",\"best_ask\":")?;
+        let ask = self.best_px()?;
+        self.literal(b"}")?;
+        Some(Change {
+            asset: Some(asset),
+            side: Some(side),
+            px: Some(px),
+            qty: Some(qty),
+            bid: Some(bid),
+            ask: Some(ask),
+        })
+    }
+
+    /// An entry's fields in any key order and spacing.
+    fn change_fields(&mut self) -> Option<Change<'a>> {
+        let mut c = Change::default();
+        self.object(|s, key| match key {
+            b"asset_id" if c.asset.is_none() => {
+                c.asset = Some(s.string()?);
+                Some(())
+            }
+            b"side" if c.side.is_none() => {
+                c.side = Some(Side::parse(s.string()?)?);
+                Some(())
+            }
+            b"price" if c.px.is_none() => {
+                c.px = Some(s.px()?);
+                Some(())
+            }
+            b"size" if c.qty.is_none() => {
+                c.qty = Some(s.qty()?);
+                Some(())
+            }
+            b"best_bid" if c.bid.is_none() => {
+                c.bid = Some(s.best_px()?);
+                Some(())
+            }
+            b"best_ask" if c.ask.is_none() => {
+                c.ask = Some(s.best_px()?);
+                Some(())
+            }
+            b"asset_id" | b"side" | b"price" | b"size" | b"best_bid" | b"best_ask" => None,
+            _ => s.skip_scalar(),
+        })?;
+        Some(c)
     }
 
     #[inline]
@@ -315,6 +399,62 @@ impl<'a> Scanner<'a> {
         Some(&self.b[start..start + len])
     }
 
+    /// The body of the string value at the cursor (past whitespace and the opening quote).
+    #[inline]
+    fn string_body(&mut self) -> Option<&'a [u8]> {
+        if self.peek()? != b'"' {
+            return None;
+        }
+        self.b.get(self.i + 1..)
+    }
+
+    /// A price string value.
+    #[inline(always)]
+    fn px(&mut self) -> Option<Px> {
+        let body = self.string_body()?;
+        match fused_decimal(body, Px::SCALE) {
+            Some((v, len)) if v <= u64::from(Px::ONE.0) => {
+                self.i += 1 + len;
+                Some(Px(v as u16))
+            }
+            _ => Px::parse(self.string()?).ok(),
+        }
+    }
+
+    /// A size string value.
+    #[inline(always)]
+    fn qty(&mut self) -> Option<Qty> {
+        let body = self.string_body()?;
+        match fused_decimal(body, Qty::SCALE) {
+            Some((v, len)) => {
+                self.i += 1 + len;
+                Some(Qty(v))
+            }
+            None => Qty::parse(self.string()?).ok(),
+        }
+    }
+
+    /// A best-price string value: empty means none.
+    #[inline(always)]
+    fn best_px(&mut self) -> Option<Option<Px>> {
+        if self.string_body()?.first() == Some(&b'"') {
+            self.i += 2;
+            return Some(None);
+        }
+        self.px().map(Some)
+    }
+
+    /// Consumes exactly `lit` (no whitespace skipped) or declines.
+    #[inline(always)]
+    fn literal(&mut self, lit: &[u8]) -> Option<()> {
+        let end = self.i + lit.len();
+        if self.b.get(self.i..end)? != lit {
+            return None;
+        }
+        self.i = end;
+        Some(())
+    }
+
     /// Skips a value the message does not need: a plain string or a literal.
     fn skip_scalar(&mut self) -> Option<()> {
         let literal: &[u8] = match self.peek()? {
@@ -324,12 +464,7 @@ impl<'a> Scanner<'a> {
             b'n' => b"null",
             _ => return None,
         };
-        let end = self.i + literal.len();
-        if self.b.get(self.i..end)? != literal {
-            return None;
-        }
-        self.i = end;
-        Some(())
+        self.literal(literal)
     }
 
     /// Walks an object's members; `member` gets each key with the cursor at its value and must
@@ -378,51 +513,104 @@ impl<'a> Scanner<'a> {
     }
 }
 
-/// A best price: empty means none.
-#[inline]
-fn best_px(bytes: &[u8]) -> Option<Option<Px>> {
-    if bytes.is_empty() {
-        return Some(None);
+/// Parses a plain unsigned decimal string body with at most `scale` fraction digits and twelve
+/// integer digits, through its closing quote, into `10^-scale` units and the bytes consumed.
+/// `None` for anything else (the caller then uses the domain parser, which decides).
+#[inline(always)]
+fn fused_decimal(b: &[u8], scale: u32) -> Option<(u64, usize)> {
+    const MAX_INT_DIGITS: usize = 12;
+    let mut v: u64 = 0;
+    let mut i = 0;
+    while let Some(&c) = b.get(i).filter(|c| c.is_ascii_digit()) {
+        if i == MAX_INT_DIGITS {
+            return None;
+        }
+        v = v * 10 + u64::from(c - b'0');
+        i += 1;
     }
-    Px::parse(bytes).ok().map(Some)
+    let int_digits = i;
+    let mut frac_digits = 0;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        while let Some(&c) = b.get(i).filter(|c| c.is_ascii_digit()) {
+            if frac_digits == scale {
+                return None;
+            }
+            v = v * 10 + u64::from(c - b'0');
+            frac_digits += 1;
+            i += 1;
+        }
+    }
+    if b.get(i) != Some(&b'"') || int_digits + frac_digits as usize == 0 {
+        return None;
+    }
+    Some((v * 10u64.pow(scale - frac_digits), i + 1))
 }
 
 /// The length of the plain string body at the start of `b`, up to its closing quote; `None` if a
 /// backslash, control byte or non-ASCII byte comes first, or there is no closing quote.
-///
-/// Eight bytes at a time: each term below flags (in the byte's top bit) a byte that is a quote, a
-/// backslash, below 0x20, or at least 0x80. Borrows only propagate upwards from a true hit, so the
-/// lowest flagged byte is always a real one.
 #[inline]
 fn plain_len(b: &[u8]) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
     let mut i = 0;
-    while let Some(chunk) = b.get(i..i + 8) {
-        let w = u64::from_le_bytes(chunk.try_into().ok()?);
-        let quote = w ^ (ONES * u64::from(b'"'));
-        let slash = w ^ (ONES * u64::from(b'\\'));
-        let flags = (quote.wrapping_sub(ONES) & !quote)
-            | (slash.wrapping_sub(ONES) & !slash)
-            | (w.wrapping_sub(ONES * 0x20) & !w)
-            | w;
-        let flags = flags & HIGHS;
+    while let Some(chunk) = b.get(i..i + 16) {
+        let flags = specials(chunk.try_into().ok()?);
         if flags != 0 {
-            let at = i + (flags.trailing_zeros() / 8) as usize;
+            let at = i + flags.trailing_zeros() as usize;
             return (b[at] == b'"').then_some(at);
         }
-        i += 8;
+        i += 16;
     }
     for (at, &c) in b.iter().enumerate().skip(i) {
         if c == b'"' {
             return Some(at);
         }
-        if c == b'\\' || !(0x20..0x80).contains(&c) {
+        if is_special(c) {
             return None;
         }
     }
     None
 }
+
+/// A byte that ends or spoils a plain string (a quote is checked first by the callers).
+#[inline]
+fn is_special(c: u8) -> bool {
+    c == b'"' || c == b'\\' || !(0x20..0x80).contains(&c)
+}
+
+/// One bit per byte of `chunk` (bit `k` for byte `k`): set for a quote, a backslash, a control
+/// byte or a non-ASCII byte. SSE2 is part of the x86-64 baseline, so this needs no detection;
+/// a signed compare below 0x20 catches control and non-ASCII bytes at once.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn specials(chunk: &[u8; 16]) -> u32 {
+    use std::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_cmplt_epi8, _mm_movemask_epi8, _mm_or_si128, _mm_set_epi64x,
+        _mm_set1_epi8,
+    };
+    let w = u128::from_le_bytes(*chunk);
+    // SAFETY: these intrinsics only need SSE2, which every x86-64 CPU has (it is enabled for
+    // the target by default); they take no pointers.
+    unsafe {
+        let v = _mm_set_epi64x((w >> 64) as i64, w as i64);
+        let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+        let slash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+        let low = _mm_cmplt_epi8(v, _mm_set1_epi8(0x20));
+        _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, slash), low)) as u32
+    }
+}
+
+/// Portable form of `specials` (also the reference the SSE2 form is tested against).
+#[cfg(any(not(target_arch = "x86_64"), test))]
+#[inline]
+fn specials_portable(chunk: &[u8; 16]) -> u32 {
+    chunk
+        .iter()
+        .enumerate()
+        .fold(0, |m, (k, &c)| m | (u32::from(is_special(c)) << k))
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+use specials_portable as specials;
 
 #[cfg(test)]
 mod tests {
@@ -453,12 +641,54 @@ mod tests {
         assert_eq!(plain_len(b"\""), Some(0));
     }
 
+    #[test]
+    fn fused_decimal_parses_plain_decimals_and_declines_the_rest() {
+        assert_eq!(fused_decimal(b"0.49\",", Px::SCALE), Some((4900, 5)));
+        assert_eq!(
+            fused_decimal(b"100.00\"}", Qty::SCALE),
+            Some((100_000_000, 7))
+        );
+        assert_eq!(fused_decimal(b".5\"", Px::SCALE), Some((5000, 3)));
+        assert_eq!(fused_decimal(b"5.\"", Qty::SCALE), Some((5_000_000, 3)));
+        assert_eq!(fused_decimal(b"0.50000\"", Px::SCALE), None);
+        assert_eq!(fused_decimal(b"\"", Px::SCALE), None);
+        assert_eq!(fused_decimal(b".\"", Px::SCALE), None);
+        assert_eq!(fused_decimal(b"-1\"", Qty::SCALE), None);
+        assert_eq!(fused_decimal(b"1e3\"", Qty::SCALE), None);
+        assert_eq!(fused_decimal(b"1234567890123\"", Qty::SCALE), None);
+        assert_eq!(fused_decimal(b"12", Qty::SCALE), None);
+    }
+
     proptest! {
+        #[test]
+        fn fused_decimal_agrees_with_the_domain_parsers(
+            body in proptest::collection::vec(
+                prop_oneof![8 => b'0'..=b'9', 2 => Just(b'.'), 1 => Just(b'-'), 1 => Just(b'e')],
+                0..20,
+            ),
+        ) {
+            let mut quoted = body.clone();
+            quoted.push(b'"');
+            if let Some((v, len)) = fused_decimal(&quoted, Qty::SCALE) {
+                prop_assert_eq!(len, quoted.len());
+                prop_assert_eq!(Qty::parse(&body), Ok(Qty(v)));
+            }
+            if let Some((v, _)) = fused_decimal(&quoted, Px::SCALE) {
+                let px = Px::parse(&body);
+                prop_assert!(v > 10_000 || px == Ok(Px(v as u16)), "{:?} vs {}", px, v);
+            }
+        }
+
+        #[test]
+        fn specials_matches_the_portable_form(chunk in any::<[u8; 16]>()) {
+            prop_assert_eq!(specials(&chunk), specials_portable(&chunk));
+        }
+
         #[test]
         fn plain_len_matches_the_byte_loop(
             bytes in proptest::collection::vec(
                 prop_oneof![4 => 0x20u8..0x7f, 1 => Just(b'"'), 1 => Just(b'\\'), 1 => any::<u8>()],
-                0..40,
+                0..80,
             )
         ) {
             prop_assert_eq!(plain_len(&bytes), plain_len_reference(&bytes));
