@@ -271,22 +271,13 @@ fn agrees(book: &Book, bid: Option<Px>, ask: Option<Px>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::markets::MarketSpec;
+    use crate::domain::markets::two_outcome_registry;
     use crate::domain::num::{Qty, Side};
 
     const A: AssetIdx = AssetIdx(0);
 
     fn set() -> BookSet {
-        let mut r = Registry::default();
-        r.add_market(MarketSpec {
-            condition_id: "0xaa".into(),
-            token_ids: vec!["1".into(), "2".into()],
-            tick: Px(100),
-            min_order_size: Qty::from_shares(5),
-            neg_risk: false,
-        })
-        .unwrap();
-        BookSet::new(&r)
+        BookSet::new(&two_outcome_registry())
     }
 
     fn ev(ts: u64, body: EventBody) -> Event {

@@ -209,6 +209,21 @@ impl Registry {
     }
 }
 
+/// A one-market universe (tokens "1" and "2", tick 0.01) for unit tests across the crate.
+#[cfg(test)]
+pub(crate) fn two_outcome_registry() -> Registry {
+    let mut r = Registry::default();
+    r.add_market(MarketSpec {
+        condition_id: "0xaa".into(),
+        token_ids: vec!["1".into(), "2".into()],
+        tick: Px(100),
+        min_order_size: Qty::from_shares(5),
+        neg_risk: false,
+    })
+    .expect("a valid market");
+    r
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

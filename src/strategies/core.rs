@@ -122,21 +122,9 @@ impl Core {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::markets::MarketSpec;
     use crate::domain::num::{Px, Qty, Side};
 
-    fn registry() -> Registry {
-        let mut r = Registry::default();
-        r.add_market(MarketSpec {
-            condition_id: "0xaa".into(),
-            token_ids: vec!["1".into(), "2".into()],
-            tick: Px(100),
-            min_order_size: Qty::from_shares(5),
-            neg_risk: false,
-        })
-        .unwrap();
-        r
-    }
+    use crate::domain::markets::two_outcome_registry as registry;
 
     fn stream() -> Vec<Event> {
         let mut events = Vec::new();
