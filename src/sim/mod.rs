@@ -232,6 +232,17 @@ impl Venue {
         }
     }
 
+    /// The digest of `token_id`'s true book right now, if the venue lists it.
+    pub fn true_digest(&self, token_id: &str) -> Option<u64> {
+        let state = self.hub.lock();
+        state
+            .world
+            .digests()
+            .into_iter()
+            .find(|(token, _)| token == token_id)
+            .map(|(_, digest)| digest)
+    }
+
     /// Stops every venue thread and waits for them.
     pub fn shutdown(self) {
         drop(self);

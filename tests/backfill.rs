@@ -1,0 +1,79 @@
+//! The REST backfill thread against the embedded venue: an overdue snapshot requested by asset
+//! comes back through its own ring as a whole book message equal to the venue's true book.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use pmbot::adapters::polymarket::rest::{self, Backfill};
+use pmbot::adapters::polymarket::ws_market::RingWriter;
+use pmbot::bot::clock::Clock;
+use pmbot::bot::metrics::FeedCounters;
+use pmbot::domain::events::{Event, EventBody};
+use pmbot::domain::markets::Registry;
+use pmbot::sim::{self, VenueConfig, load_scenario};
+use pmbot::strategies::core::{Core, Outbox};
+
+#[test]
+fn an_overdue_snapshot_is_fetched_over_rest_and_matches_the_venue() {
+    let venue = sim::start(VenueConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        scenario: load_scenario("default").unwrap(),
+        paced: false,
+    })
+    .unwrap();
+    let ids: Vec<String> = venue
+        .markets()
+        .into_iter()
+        .map(|m| m.condition_id)
+        .collect();
+    let agent = rest::agent(Duration::from_secs(5));
+    let mut registry = Registry::default();
+    for spec in rest::fetch_markets(&agent, &venue.rest_url(), &ids).unwrap() {
+        registry.add_market(spec).unwrap();
+    }
+    let registry = Arc::new(registry);
+    let asset = registry.assets().nth(3).map(|(a, _)| a).unwrap();
+
+    let (ring_tx, mut ring_rx) = rtrb::RingBuffer::<Event>::new(1024);
+    let (requests_tx, requests_rx) = crossbeam::channel::bounded(8);
+    let counters = Arc::new(FeedCounters::default());
+    let backfill = Backfill {
+        rest_url: venue.rest_url(),
+        registry: registry.clone(),
+        requests: requests_rx,
+        ring: RingWriter::new(ring_tx, registry.asset_count()),
+        counters: counters.clone(),
+        clock: Clock::new(),
+        ring_full_spin: Duration::from_micros(50),
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let thread_stop = stop.clone();
+    let thread = std::thread::spawn(move || backfill.run(&thread_stop));
+    requests_tx.send(asset).unwrap();
+
+    let mut core = Core::new(&registry);
+    let mut outbox = Outbox::with_capacity(registry.asset_count());
+    let mut events = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !matches!(events.last(), Some(EventBody::MessageEnd)) && Instant::now() < deadline {
+        match ring_rx.pop() {
+            Ok(event) => {
+                core.on_event(&event, &mut outbox);
+                events.push(event.body);
+            }
+            Err(_) => std::thread::yield_now(),
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    thread.join().unwrap();
+
+    assert_eq!(events.first(), Some(&EventBody::BookSnapshot { asset }));
+    assert!(events.len() > 2, "the book has levels: {events:?}");
+    let book = core.books().book(asset);
+    assert!(!book.is_stale());
+    let token = &registry.asset(asset).token_id;
+    assert_eq!(book.digest(), venue.true_digest(token).unwrap());
+    assert_eq!(counters.decode_errors.load(Ordering::Relaxed), 0);
+    venue.shutdown();
+}
