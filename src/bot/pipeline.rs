@@ -23,7 +23,7 @@ use crate::bot::metrics::{LatencySender, Metrics};
 use crate::bot::settings::IdlePolicy;
 use crate::domain::events::{Event, EventBody};
 use crate::domain::markets::Registry;
-use crate::domain::num::AssetIdx;
+use crate::domain::num::{AssetIdx, Px};
 use crate::strategies::core::{Core, Outbox};
 
 /// Where each thread runs and how it waits.
@@ -132,6 +132,17 @@ impl Pipeline {
         metrics: Arc<Metrics>,
         clock: Clock,
     ) -> std::io::Result<Pipeline> {
+        let largest_message = largest_book_message(&registry);
+        if config.ring_capacity < largest_message {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!(
+                    "pipeline.ring_capacity {} cannot hold a full book message of this universe \
+                     ({largest_message} events at its finest tick); raise it",
+                    config.ring_capacity
+                ),
+            ));
+        }
         let cores = core_affinity::get_core_ids().unwrap_or_default();
         let plan = config.threads.fit_to_machine(cores.len());
         let stop = Arc::new(AtomicBool::new(false));
@@ -244,6 +255,19 @@ impl Pipeline {
         self.backfill.join()?;
         self.strategy.join()
     }
+}
+
+/// Events in the largest book snapshot the universe can produce: every level of the finest
+/// ladder on both sides, plus the snapshot and end markers.
+fn largest_book_message(registry: &Registry) -> usize {
+    let finest = registry
+        .markets()
+        .iter()
+        .map(|m| m.tick.0)
+        .min()
+        .unwrap_or(100);
+    let ladder = usize::from(Px::ONE.0 / finest.max(1)) + 1;
+    2 * ladder + 2
 }
 
 /// The strategy thread's loop state.
@@ -406,6 +430,12 @@ mod tests {
             plan(IdlePolicy::Park, None, None).fit_to_machine(1).idle,
             IdlePolicy::Park
         );
+    }
+
+    #[test]
+    fn the_ring_must_hold_the_largest_book_message() {
+        let registry = crate::domain::markets::two_outcome_registry();
+        assert_eq!(largest_book_message(&registry), 2 * 101 + 2);
     }
 
     #[test]

@@ -195,8 +195,9 @@ impl BookSet {
                 let i = self.index(asset)?;
                 self.counters.feed_stale_marks += 1;
                 self.books[i].mark_stale();
-                // The feed resyncs resets and full rings itself; an undecodable frame is ours to chase.
-                if reason == StaleReason::DecodeError {
+                // A reset brings every snapshot with the reconnect; a lost or undecodable message
+                // is ours to chase (the feed may already have asked; it drops duplicates).
+                if reason != StaleReason::FeedReset {
                     self.request_resync(i, resync);
                 }
                 Some(asset)
@@ -450,7 +451,7 @@ mod tests {
     }
 
     #[test]
-    fn feed_stale_marks_distrust_and_decode_errors_ask_for_a_resync() {
+    fn feed_stale_marks_distrust_and_lost_messages_ask_for_a_resync() {
         let mut b = set();
         snapshot(&mut b, 10);
         let reset = EventBody::Stale {
@@ -465,5 +466,11 @@ mod tests {
             reason: StaleReason::DecodeError,
         };
         assert_eq!(message(&mut b, 0, &[bad]), vec![A]);
+        snapshot(&mut b, 12);
+        let lost = EventBody::Stale {
+            asset: A,
+            reason: StaleReason::RingFull,
+        };
+        assert_eq!(message(&mut b, 0, &[lost]), vec![A]);
     }
 }

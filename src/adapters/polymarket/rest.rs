@@ -167,6 +167,7 @@ impl Backfill {
         let mut decoder = MarketDecoder::new();
         let mut batch: Vec<AssetIdx> = Vec::new();
         let mut events: Vec<Event> = Vec::with_capacity(4096);
+        let mut undelivered = Vec::new();
         while !stop.load(Ordering::Relaxed) {
             match self.requests.recv_timeout(Duration::from_millis(50)) {
                 Ok(asset) => batch.push(asset),
@@ -185,11 +186,14 @@ impl Backfill {
                         tracing::warn!(error = %e, "undecodable /books response");
                     }
                     events.iter_mut().for_each(|e| e.t_rx = t_rx);
-                    self.ring.publish(
+                    // A book the ring could not take stays stale; the core asks again.
+                    undelivered.clear();
+                    self.ring.publish_frame(
                         &mut events,
                         &self.clock,
                         self.ring_full_spin,
                         &self.counters,
+                        &mut undelivered,
                     );
                     self.ring.flush_stale(&self.counters);
                 }

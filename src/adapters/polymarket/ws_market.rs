@@ -99,6 +99,8 @@ pub struct MarketFeed {
     poll_events: Events,
     decoder: MarketDecoder,
     scratch: Vec<Event>,
+    /// Assets whose messages the ring could not take, reused per frame.
+    undelivered: Vec<AssetIdx>,
     ring: RingWriter,
     commands: rtrb::Consumer<FeedCommand>,
     backfill: Sender<AssetIdx>,
@@ -151,6 +153,7 @@ impl MarketFeed {
             poll_events: Events::with_capacity(64),
             decoder: MarketDecoder::new(),
             scratch: Vec::with_capacity(4096),
+            undelivered: Vec::with_capacity(n),
             ring: RingWriter::new(ring, n),
             commands,
             backfill,
@@ -362,17 +365,16 @@ impl MarketFeed {
         for event in &mut self.scratch {
             event.t_rx = t_rx;
         }
-        let delivered = self.ring.publish(
+        self.undelivered.clear();
+        self.ring.publish_frame(
             &mut self.scratch,
             &self.clock,
             self.params.ring_full_spin,
             &self.counters,
+            &mut self.undelivered,
         );
-        if !delivered {
-            let assets: Vec<AssetIdx> = touched_assets(&self.scratch);
-            for asset in assets {
-                self.resync(asset, now);
-            }
+        for k in 0..self.undelivered.len() {
+            self.resync(self.undelivered[k], now);
         }
     }
 
@@ -416,12 +418,12 @@ impl MarketFeed {
     }
 }
 
-/// Every asset named by a run of events, each once.
-fn touched_assets(events: &[Event]) -> Vec<AssetIdx> {
-    let mut assets: Vec<AssetIdx> = events.iter().filter_map(|e| event_asset(&e.body)).collect();
-    assets.sort_unstable();
-    assets.dedup();
-    assets
+/// The length of the first message in `events` (through its `MessageEnd`), if it is closed.
+fn message_end(events: &[Event]) -> Option<usize> {
+    events
+        .iter()
+        .position(|e| matches!(e.body, EventBody::MessageEnd))
+        .map(|i| i + 1)
 }
 
 /// The asset an event is about, if any.
@@ -558,6 +560,32 @@ impl RingWriter {
             }
         }
         false
+    }
+
+    /// Pushes a decoded frame message by message (a frame, such as an initial dump of every
+    /// book, may hold more events than the ring; each message fits, as checked at start-up).
+    /// The assets of messages given up are appended to `undelivered`, each once.
+    pub fn publish_frame(
+        &mut self,
+        events: &mut [Event],
+        clock: &Clock,
+        spin: Duration,
+        counters: &FeedCounters,
+        undelivered: &mut Vec<AssetIdx>,
+    ) {
+        let mut start = 0;
+        while start < events.len() {
+            let end = message_end(&events[start..]).map_or(events.len(), |n| start + n);
+            let message = &mut events[start..end];
+            if !self.publish(message, clock, spin, counters) {
+                for asset in message.iter().filter_map(|e| event_asset(&e.body)) {
+                    if !undelivered.contains(&asset) {
+                        undelivered.push(asset);
+                    }
+                }
+            }
+            start = end;
+        }
     }
 
     /// Slots in use, for the occupancy gauge.
