@@ -6,8 +6,8 @@
 //! Run with `cargo bench --bench pipeline`. Threads are pinned to distinct cores when the
 //! machine has two or more; each hop is paced so the figure is latency, not queueing.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
@@ -22,8 +22,12 @@ const SAMPLES: u64 = 200_000;
 const YES: &str = "71321045679252212594626385532706912750332728571942532289631379312455583992563";
 const NO: &str = "52114319501245915516055106046884209969926127482827954674443846427813813222426";
 
+/// The machine's cores, read once before any thread is pinned: a pinned thread's children
+/// inherit its affinity, and `get_core_ids` would then report only that one core.
+static CORES: OnceLock<Vec<core_affinity::CoreId>> = OnceLock::new();
+
 fn pin(index: usize) {
-    let cores = core_affinity::get_core_ids().unwrap_or_default();
+    let cores = CORES.get_or_init(|| core_affinity::get_core_ids().unwrap_or_default());
     if cores.len() >= 2 {
         core_affinity::set_for_current(cores[index % cores.len()]);
     }
