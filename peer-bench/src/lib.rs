@@ -22,14 +22,16 @@ const TIMESTAMP_KEY: &[u8] = b"\"timestamp\":\"";
 const TIMESTAMP_DIGITS: usize = 13;
 
 /// A two-asset `price_change` frame: one change on each outcome of [`MARKET`], with hashes and
-/// best bid/ask, as the venue sends when a quote moves on both sides of a binary market.
+/// best bid/ask, as the venue sends when a quote moves on both sides of a binary market. Keys
+/// come in the order of Polymarket's documented example (`market`, `price_changes` with
+/// `asset_id, price, size, side, hash, best_bid, best_ask`, `timestamp`, `event_type`).
 pub fn price_change_frame() -> Vec<u8> {
     format!(
         concat!(
-            r#"{{"event_type":"price_change","market":"{market}","price_changes":["#,
-            r#"{{"asset_id":"{yes}","price":"0.51","side":"BUY","size":"150.0","hash":"0x5c4a0f0e1b9e2e55a1d2b1f0c9a8e7d6c5b4a3f2","best_bid":"0.51","best_ask":"0.52"}},"#,
-            r#"{{"asset_id":"{no}","price":"0.49","side":"SELL","size":"100.0","hash":"0x1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b","best_bid":"0.48","best_ask":"0.49"}}"#,
-            r#"],"timestamp":"{ts}"}}"#
+            r#"{{"market":"{market}","price_changes":["#,
+            r#"{{"asset_id":"{yes}","price":"0.51","size":"150.0","side":"BUY","hash":"5c4a0f0e1b9e2e55a1d2b1f0c9a8e7d6c5b4a3f2","best_bid":"0.51","best_ask":"0.52"}},"#,
+            r#"{{"asset_id":"{no}","price":"0.49","size":"100.0","side":"SELL","hash":"1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b","best_bid":"0.48","best_ask":"0.49"}}"#,
+            r#"],"timestamp":"{ts}","event_type":"price_change"}}"#
         ),
         market = MARKET,
         yes = YES_TOKEN,
