@@ -113,18 +113,10 @@ fn main() -> ExitCode {
             print!("{}", settings.show_redacted());
             Ok(())
         }
-        Command::Run { .. } => {
-            let stop = Arc::new(AtomicBool::new(false));
-            if let Err(e) = signal_hook::flag::register(signal_hook::consts::SIGINT, stop.clone())
-                .and_then(|_| {
-                    signal_hook::flag::register(signal_hook::consts::SIGTERM, stop.clone())
-                })
-            {
-                eprintln!("pmbot: cannot install signal handlers: {e}");
-                return ExitCode::from(EXIT_FAILED);
-            }
-            live::run(&settings, stop).map_err(|e| e.to_string())
-        }
+        Command::Run { .. } => match stop_on_signal() {
+            Ok(stop) => live::run(&settings, stop).map_err(|e| e.to_string()),
+            Err(e) => Err(e),
+        },
         Command::Demo {
             scenario,
             duration,
@@ -141,9 +133,10 @@ fn main() -> ExitCode {
         )
         .map(|_| ())
         .map_err(|e| e.to_string()),
-        Command::Venue { listen, scenario } => {
-            venue::run(listen, &scenario).map_err(|e| e.to_string())
-        }
+        Command::Venue { listen, scenario } => match stop_on_signal() {
+            Ok(stop) => venue::run(listen, &scenario, &stop).map_err(|e| e.to_string()),
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -152,4 +145,14 @@ fn main() -> ExitCode {
             ExitCode::from(EXIT_FAILED)
         }
     }
+}
+
+/// A flag that SIGINT or SIGTERM sets.
+fn stop_on_signal() -> Result<Arc<AtomicBool>, String> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, stop.clone())
+            .map_err(|e| format!("cannot install signal handlers: {e}"))?;
+    }
+    Ok(stop)
 }

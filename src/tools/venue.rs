@@ -1,11 +1,16 @@
 //! `pmbot venue`: the embedded venue on its own, for trying clients against it.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use crossbeam::channel::RecvTimeoutError;
 
 use crate::sim::{self, SimError, VenueConfig};
 
-/// Serves `scenario` on `listen` until the scenario has played out, printing where to connect.
-pub fn run(listen: SocketAddr, scenario: &str) -> Result<(), SimError> {
+/// Serves `scenario` on `listen`, printing where to connect; once the scenario has played out
+/// the final books stay served until `stop` is set (Ctrl-C).
+pub fn run(listen: SocketAddr, scenario: &str, stop: &AtomicBool) -> Result<(), SimError> {
     let scenario = sim::load_scenario(scenario)?;
     let venue = sim::start(VenueConfig {
         listen,
@@ -22,13 +27,19 @@ pub fn run(listen: SocketAddr, scenario: &str) -> Result<(), SimError> {
         );
     }
     println!("the scenario starts when the first client subscribes");
-    while let Ok(checkpoint) = venue.checkpoints().recv() {
-        venue.resume();
-        if checkpoint.last {
-            break;
+    while !stop.load(Ordering::Relaxed) {
+        match venue.checkpoints().recv_timeout(Duration::from_millis(200)) {
+            Ok(checkpoint) => {
+                venue.resume();
+                if checkpoint.last {
+                    println!("scenario finished: {:?}", venue.stats());
+                    println!("the final books stay served until Ctrl-C");
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => std::thread::sleep(Duration::from_millis(200)),
         }
     }
-    println!("scenario finished: {:?}", venue.stats());
     venue.shutdown();
     Ok(())
 }
