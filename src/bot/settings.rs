@@ -189,6 +189,9 @@ pub struct VenueSettings {
     pub gamma_url: String,
     /// EVM chain id used in signatures (137 on Polygon).
     pub chain_id: u64,
+    /// PEM file of extra CA certificates trusted for `wss://` (a private CA or a test venue's
+    /// self-signed certificate), on top of the Mozilla roots; `None` trusts only those.
+    pub tls_ca_file: Option<PathBuf>,
 }
 
 /// Market selection (`universe`).

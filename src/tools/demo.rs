@@ -86,15 +86,12 @@ pub fn run(settings: &Settings, args: &DemoArgs) -> Result<Report, DemoError> {
     let (telemetry, sender) = session::start_telemetry(&settings, &metrics)
         .map_err(|e| DemoError::Pipeline(e.to_string()))?
         .unzip();
+    let config = session::pipeline_config(&settings, sender)
+        .map_err(|e| DemoError::Pipeline(e.to_string()))?;
     let clock = Clock::new();
     let started = Instant::now();
-    let pipeline = Pipeline::start(
-        session::pipeline_config(&settings, sender),
-        registry.clone(),
-        metrics.clone(),
-        clock,
-    )
-    .map_err(|e| DemoError::Pipeline(e.to_string()))?;
+    let pipeline = Pipeline::start(config, registry.clone(), metrics.clone(), clock)
+        .map_err(|e| DemoError::Pipeline(e.to_string()))?;
 
     let mut checks = BookChecks::default();
     let stuck_after = args.duration + Duration::from_secs(30);

@@ -45,13 +45,10 @@ pub fn run(settings: &Settings, stop: Arc<AtomicBool>) -> Result<(), LiveError> 
     let (telemetry, sender) = session::start_telemetry(settings, &metrics)
         .map_err(|e| LiveError::Startup(e.to_string()))?
         .unzip();
-    let pipeline = Pipeline::start(
-        session::pipeline_config(settings, sender),
-        registry,
-        metrics.clone(),
-        Clock::new(),
-    )
-    .map_err(|e| LiveError::Startup(e.to_string()))?;
+    let config = session::pipeline_config(settings, sender)
+        .map_err(|e| LiveError::Startup(e.to_string()))?;
+    let pipeline = Pipeline::start(config, registry, metrics.clone(), Clock::new())
+        .map_err(|e| LiveError::Startup(e.to_string()))?;
     let mut last_summary = Instant::now();
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(100));

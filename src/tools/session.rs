@@ -1,5 +1,6 @@
 //! Turns settings into the pipeline's configuration: shared by `pmbot run` and `pmbot demo`.
 
+use crate::adapters::polymarket::transport;
 use crate::adapters::polymarket::ws_market::{Backoff, MarketFeedParams};
 use std::sync::Arc;
 
@@ -10,14 +11,15 @@ use crate::bot::pipeline::{PipelineConfig, ThreadPlan};
 use crate::bot::settings::Settings;
 
 /// The pipeline configuration the settings describe; latency snapshots go to `latency_snapshots`
-/// when a telemetry endpoint runs.
+/// when a telemetry endpoint runs. Fails only if `venue.tls_ca_file` cannot be read.
 pub fn pipeline_config(
     settings: &Settings,
     latency_snapshots: Option<LatencySender>,
-) -> PipelineConfig {
+) -> std::io::Result<PipelineConfig> {
     let feed = &settings.feeds.market;
     let pipeline = &settings.pipeline;
-    PipelineConfig {
+    let tls = transport::tls_config(settings.venue.tls_ca_file.as_deref())?;
+    Ok(PipelineConfig {
         feed: MarketFeedParams {
             url: settings.venue.ws_market_url.clone(),
             max_assets_per_connection: feed.max_assets_per_connection,
@@ -31,6 +33,7 @@ pub fn pipeline_config(
                 jitter: feed.reconnect_backoff.jitter,
             },
             ring_full_spin: pipeline.ring_full_spin,
+            tls,
         },
         rest_url: settings.venue.rest_url.clone(),
         ring_capacity: pipeline.ring_capacity,
@@ -42,7 +45,7 @@ pub fn pipeline_config(
             feed_core: pipeline.pinning.feed_cores.first().copied(),
         },
         latency_snapshots,
-    }
+    })
 }
 
 /// Starts the `/metrics` endpoint when `telemetry.prometheus_listen` is set, and returns it with

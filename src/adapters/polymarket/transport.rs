@@ -6,12 +6,14 @@
 
 use std::io::{self, Read, Write};
 use std::net::{TcpStream as StdTcpStream, ToSocketAddrs};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
-use rustls::pki_types::ServerName;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
 use tungstenite::WebSocket;
 use tungstenite::client::IntoClientRequest;
 use tungstenite::handshake::HandshakeError;
@@ -98,12 +100,13 @@ impl Write for Transport {
 pub type Socket = WebSocket<Transport>;
 
 /// Opens a WebSocket to `url` within `timeout`, non-blocking from then on, and registers it
-/// with `poll` under `token` for readability.
+/// with `poll` under `token` for readability. `wss://` URLs use `tls` (see [`tls_config`]).
 pub fn connect(
     url: &str,
     timeout: Duration,
     poll: &Poll,
     token: Token,
+    tls: &Arc<rustls::ClientConfig>,
 ) -> Result<Socket, ConnectError> {
     let deadline = Instant::now() + timeout;
     let bad = |why: &str| ConnectError::BadUrl {
@@ -116,13 +119,13 @@ pub fn connect(
     };
     let request = url.into_client_request().map_err(|e| bad(&e.to_string()))?;
     let uri = request.uri();
-    let tls = match uri.scheme_str() {
+    let secure = match uri.scheme_str() {
         Some("ws") => false,
         Some("wss") => true,
         _ => return Err(bad("scheme must be ws or wss")),
     };
     let host = uri.host().ok_or_else(|| bad("no host"))?.to_owned();
-    let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
+    let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
     let addr = (host.as_str(), port)
         .to_socket_addrs()
         .map_err(io_err)?
@@ -138,9 +141,9 @@ pub fn connect(
         .registry()
         .register(&mut tcp, Token(0), Interest::READABLE | Interest::WRITABLE)
         .map_err(io_err)?;
-    let transport = if tls {
+    let transport = if secure {
         let name = ServerName::try_from(host.clone()).map_err(|_| bad("invalid TLS name"))?;
-        let conn = rustls::ClientConnection::new(tls_config().map_err(io_err)?, name)
+        let conn = rustls::ClientConnection::new(tls.clone(), name)
             .map_err(|e| io_err(io::Error::other(e)))?;
         Transport::Tls(Box::new(rustls::StreamOwned::new(conn, tcp)))
     } else {
@@ -189,10 +192,29 @@ pub fn close(socket: &mut Socket, poll: &Poll) {
     let _ = poll.registry().deregister(socket.get_mut().tcp());
 }
 
-fn tls_config() -> io::Result<Arc<rustls::ClientConfig>> {
-    let roots = rustls::RootCertStore {
+/// The TLS client configuration for `wss://` feeds: the Mozilla roots (webpki-roots), plus the
+/// PEM certificates of `extra_ca_file` when one is configured (`venue.tls_ca_file`: a private CA
+/// or a test venue's self-signed certificate).
+pub fn tls_config(extra_ca_file: Option<&Path>) -> io::Result<Arc<rustls::ClientConfig>> {
+    let mut roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
+    if let Some(path) = extra_ca_file {
+        let named = |e: &dyn std::fmt::Display| {
+            io::Error::other(format!("venue.tls_ca_file {}: {e}", path.display()))
+        };
+        let certs = CertificateDer::pem_file_iter(path).map_err(|e| named(&e))?;
+        let mut added = 0;
+        for cert in certs {
+            roots
+                .add(cert.map_err(|e| named(&e))?)
+                .map_err(|e| named(&e))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(named(&"holds no PEM certificate"));
+        }
+    }
     let config = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))

@@ -67,6 +67,8 @@ pub struct MarketFeedParams {
     pub backoff: Backoff,
     /// How long to keep retrying a push into a full ring before giving the message up.
     pub ring_full_spin: Duration,
+    /// TLS configuration for `wss://` URLs.
+    pub tls: Arc<rustls::ClientConfig>,
 }
 
 /// Requests from the strategy thread to the feed.
@@ -233,6 +235,7 @@ impl MarketFeed {
             self.params.connect_timeout,
             &self.poll,
             token,
+            &self.params.tls,
         ) {
             Ok(mut socket) => {
                 let shard = &mut self.shards[i];
