@@ -538,36 +538,29 @@ const POW10: [u64; 7] = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000];
 #[inline(always)]
 fn fused_decimal(b: &[u8], scale: u32) -> Option<(u64, usize)> {
     const MAX_INT_DIGITS: usize = 12;
-    let digit = |c: u8| c.wrapping_sub(b'0');
-    let mut rest = b.iter();
+    let scale = scale as usize;
     let mut v: u64 = 0;
-    let mut int_digits = 0;
-    let mut c = *rest.next()?;
-    while digit(c) < 10 {
-        if int_digits == MAX_INT_DIGITS {
-            return None;
-        }
-        v = v * 10 + u64::from(digit(c));
-        int_digits += 1;
-        c = *rest.next()?;
-    }
-    let mut frac_digits = 0;
-    if c == b'.' {
-        c = *rest.next()?;
-        while digit(c) < 10 {
-            if frac_digits == scale {
+    let mut dot = None;
+    // The longest accepted body is the integer digits, a dot, the fraction and the quote; `v`
+    // may wrap on longer digit runs, which are then refused before it is used.
+    for (i, &c) in b.iter().enumerate().take(MAX_INT_DIGITS + scale + 2) {
+        let d = c.wrapping_sub(b'0');
+        if d < 10 {
+            v = v.wrapping_mul(10).wrapping_add(u64::from(d));
+        } else if c == b'.' && dot.is_none() {
+            dot = Some(i);
+        } else if c == b'"' {
+            let int_digits = dot.unwrap_or(i);
+            let frac_digits = dot.map_or(0, |d| i - d - 1);
+            if int_digits > MAX_INT_DIGITS || frac_digits > scale || int_digits + frac_digits == 0 {
                 return None;
             }
-            v = v * 10 + u64::from(digit(c));
-            frac_digits += 1;
-            c = *rest.next()?;
+            return Some((v * POW10.get(scale - frac_digits)?, i + 1));
+        } else {
+            return None;
         }
     }
-    if c != b'"' || int_digits + frac_digits as usize == 0 {
-        return None;
-    }
-    let len = b.len() - rest.as_slice().len();
-    Some((v * POW10.get((scale - frac_digits) as usize)?, len))
+    None
 }
 
 /// The length of the plain string body at the start of `b`, up to its closing quote; `None` if a
