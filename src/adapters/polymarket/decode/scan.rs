@@ -61,6 +61,9 @@ struct Header<'a> {
     asset: Option<&'a [u8]>,
     ts: u64,
     seen: u8,
+    /// The asset, resolved when `asset_id` and `timestamp` both came before the levels: those
+    /// are then pushed fully stamped and need no fix-up.
+    stamped: Option<AssetIdx>,
 }
 
 /// One `price_change` entry's fields.
@@ -131,18 +134,19 @@ impl<'a> Scanner<'a> {
                 if h.seen & (BIDS | BUYS) == (BIDS | BUYS) {
                     return None;
                 }
-                out.push(Event::new(
-                    0,
-                    EventBody::BookSnapshot { asset: AssetIdx(0) },
-                ));
-                s.levels(Side::Buy, out)
+                if h.seen & (ASSET | TIMESTAMP) == ASSET | TIMESTAMP {
+                    h.stamped = registry.asset_by_token(h.asset?);
+                }
+                let asset = h.stamped.unwrap_or(AssetIdx(0));
+                out.push(Event::new(h.ts, EventBody::BookSnapshot { asset }));
+                s.levels(Side::Buy, asset, h.ts, out)
             }
             b"asks" | b"sells" => {
                 once(&mut h.seen, if key == b"asks" { ASKS } else { SELLS })?;
                 if h.seen & (BIDS | BUYS) == 0 || h.seen & (ASKS | SELLS) == (ASKS | SELLS) {
                     return None;
                 }
-                s.levels(Side::Sell, out)
+                s.levels(Side::Sell, h.stamped.unwrap_or(AssetIdx(0)), h.ts, out)
             }
             b"price_changes" => {
                 once(&mut h.seen, CHANGES)?;
@@ -164,6 +168,10 @@ impl<'a> Scanner<'a> {
             Hot::Book => {
                 if has_changes || h.seen & (ASKS | SELLS) == 0 {
                     return None;
+                }
+                if h.stamped.is_some() {
+                    out.push(Event::new(ts, EventBody::MessageEnd));
+                    return Some(());
                 }
                 let Some(asset) = registry.asset_by_token(h.asset?) else {
                     out.truncate(mark);
@@ -194,20 +202,23 @@ impl<'a> Scanner<'a> {
         Some(())
     }
 
-    /// A book side's rows, pushed as `Level`s with a placeholder asset.
-    fn levels(&mut self, side: Side, out: &mut Vec<Event>) -> Option<()> {
+    /// A book side's rows, pushed as `Level`s for `asset` (a placeholder until the fix-up when
+    /// the asset was not known yet) at `ts`.
+    fn levels(&mut self, side: Side, asset: AssetIdx, ts: u64, out: &mut Vec<Event>) -> Option<()> {
         self.array(|s| {
             let (px, qty) = match s.compact_row() {
                 Some(row) => row,
                 None => s.row()?,
             };
-            let body = EventBody::Level {
-                asset: AssetIdx(0),
-                side,
-                px,
-                qty,
-            };
-            out.push(Event::new(0, body));
+            out.push(Event::new(
+                ts,
+                EventBody::Level {
+                    asset,
+                    side,
+                    px,
+                    qty,
+                },
+            ));
             Some(())
         })
     }
@@ -226,12 +237,17 @@ impl<'a> Scanner<'a> {
 
     #[inline]
     fn compact_row_at(&mut self) -> Option<(Px, Qty)> {
-        self.literal(b"{\"price\":")?;
-        let px = self.px()?;
-        self.literal(b",\"size\":")?;
-        let qty = self.qty()?;
+        self.literal(b"{\"price\":\"")?;
+        let (px, len) = fused_decimal(self.b.get(self.i..)?, Px::SCALE)?;
+        if px > u64::from(Px::ONE.0) {
+            return None;
+        }
+        self.i += len;
+        self.literal(b",\"size\":\"")?;
+        let (qty, len) = fused_decimal(self.b.get(self.i..)?, Qty::SCALE)?;
+        self.i += len;
         self.literal(b"}")?;
-        Some((px, qty))
+        Some((Px(px as u16), Qty(qty)))
     }
 
     /// A row in any key order and spacing.
@@ -446,9 +462,10 @@ impl<'a> Scanner<'a> {
 
     /// Consumes exactly `lit` (no whitespace skipped) or declines.
     #[inline(always)]
-    fn literal(&mut self, lit: &[u8]) -> Option<()> {
-        let end = self.i + lit.len();
-        if self.b.get(self.i..end)? != lit {
+    fn literal<const N: usize>(&mut self, lit: &[u8; N]) -> Option<()> {
+        let end = self.i + N;
+        let here: &[u8; N] = self.b.get(self.i..end)?.try_into().ok()?;
+        if here != lit {
             return None;
         }
         self.i = end;
@@ -457,14 +474,13 @@ impl<'a> Scanner<'a> {
 
     /// Skips a value the message does not need: a plain string or a literal.
     fn skip_scalar(&mut self) -> Option<()> {
-        let literal: &[u8] = match self.peek()? {
-            b'"' => return self.string().map(drop),
-            b't' => b"true",
-            b'f' => b"false",
-            b'n' => b"null",
-            _ => return None,
-        };
-        self.literal(literal)
+        match self.peek()? {
+            b'"' => self.string().map(drop),
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            _ => None,
+        }
     }
 
     /// Walks an object's members; `member` gets each key with the cursor at its value and must
@@ -513,38 +529,38 @@ impl<'a> Scanner<'a> {
     }
 }
 
+/// `10^k` for every fraction-digit shortfall `fused_decimal` can meet (scales are at most 6).
+const POW10: [u64; 7] = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000];
+
 /// Parses a plain unsigned decimal string body with at most `scale` fraction digits and twelve
 /// integer digits, through its closing quote, into `10^-scale` units and the bytes consumed.
 /// `None` for anything else (the caller then uses the domain parser, which decides).
 #[inline(always)]
 fn fused_decimal(b: &[u8], scale: u32) -> Option<(u64, usize)> {
     const MAX_INT_DIGITS: usize = 12;
+    let scale = scale as usize;
     let mut v: u64 = 0;
-    let mut i = 0;
-    while let Some(&c) = b.get(i).filter(|c| c.is_ascii_digit()) {
-        if i == MAX_INT_DIGITS {
-            return None;
-        }
-        v = v * 10 + u64::from(c - b'0');
-        i += 1;
-    }
-    let int_digits = i;
-    let mut frac_digits = 0;
-    if b.get(i) == Some(&b'.') {
-        i += 1;
-        while let Some(&c) = b.get(i).filter(|c| c.is_ascii_digit()) {
-            if frac_digits == scale {
+    let mut dot = None;
+    // The longest accepted body is the integer digits, a dot, the fraction and the quote; `v`
+    // may wrap on longer digit runs, which are then refused before it is used.
+    for (i, &c) in b.iter().enumerate().take(MAX_INT_DIGITS + scale + 2) {
+        let d = c.wrapping_sub(b'0');
+        if d < 10 {
+            v = v.wrapping_mul(10).wrapping_add(u64::from(d));
+        } else if c == b'.' && dot.is_none() {
+            dot = Some(i);
+        } else if c == b'"' {
+            let int_digits = dot.unwrap_or(i);
+            let frac_digits = dot.map_or(0, |d| i - d - 1);
+            if int_digits > MAX_INT_DIGITS || frac_digits > scale || int_digits + frac_digits == 0 {
                 return None;
             }
-            v = v * 10 + u64::from(c - b'0');
-            frac_digits += 1;
-            i += 1;
+            return Some((v * POW10.get(scale - frac_digits)?, i + 1));
+        } else {
+            return None;
         }
     }
-    if b.get(i) != Some(&b'"') || int_digits + frac_digits as usize == 0 {
-        return None;
-    }
-    Some((v * 10u64.pow(scale - frac_digits), i + 1))
+    None
 }
 
 /// The length of the plain string body at the start of `b`, up to its closing quote; `None` if a
