@@ -331,9 +331,9 @@ impl StrategyThread {
 
     #[inline]
     fn apply(&mut self, event: &Event) {
-        let t_core = self.clock.raw();
-        self.core.on_event(event, &mut self.outbox);
+        // Latency is per message: the clock is read once, when its end is popped.
         if matches!(event.body, EventBody::MessageEnd) && event.t_rx != 0 {
+            let t_core = self.clock.raw();
             let c = &self.clock;
             self.latency
                 .record(Segment::RxToDec, c.nanos_between(event.t_rx, event.t_dec));
@@ -342,6 +342,7 @@ impl StrategyThread {
             self.latency
                 .record(Segment::RxToCore, c.nanos_between(event.t_rx, t_core));
         }
+        self.core.on_event(event, &mut self.outbox);
         if !self.outbox.resync.is_empty() || !self.unsent.is_empty() {
             self.route_resyncs();
         }
