@@ -129,10 +129,7 @@ impl Hub {
     ) {
         let mut guard = self.lock();
         let state = &mut *guard;
-        let assets: Vec<usize> = token_ids
-            .iter()
-            .filter_map(|t| state.world.asset_by_token(t))
-            .collect();
+        let assets = state.world.assets_by_tokens(token_ids);
         let Some(sub) = state.subs.iter_mut().find(|s| s.id == id) else {
             return;
         };
@@ -153,10 +150,7 @@ impl Hub {
     pub fn unsubscribe(&self, id: u64, token_ids: &[String]) {
         let mut guard = self.lock();
         let state = &mut *guard;
-        let assets: Vec<usize> = token_ids
-            .iter()
-            .filter_map(|t| state.world.asset_by_token(t))
-            .collect();
+        let assets = state.world.assets_by_tokens(token_ids);
         if let Some(sub) = state.subs.iter_mut().find(|s| s.id == id) {
             assets.iter().for_each(|a| {
                 sub.assets.remove(a);

@@ -76,6 +76,14 @@ impl World {
         self.by_token.get(token_id).copied()
     }
 
+    /// The assets of the known ids among `token_ids` (unknown ids are skipped, as the venue does).
+    pub fn assets_by_tokens(&self, token_ids: &[String]) -> Vec<usize> {
+        token_ids
+            .iter()
+            .filter_map(|t| self.asset_by_token(t))
+            .collect()
+    }
+
     /// The market with this condition id.
     pub fn market_by_condition(&self, condition_id: &str) -> Option<usize> {
         self.by_condition.get(condition_id).copied()

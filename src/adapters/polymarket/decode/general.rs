@@ -232,10 +232,7 @@ fn price_change(
     out: &mut Vec<Event>,
     outcome: &mut DecodeOutcome,
 ) -> Result<(), DecodeError> {
-    let changes = obj.get("price_changes").ok_or(DecodeError::MissingField {
-        field: "price_changes",
-    })?;
-    for entry in &array(changes, "price_changes")? {
+    for entry in &req_array(obj, "price_changes")? {
         let entry = object(entry, "price_changes")?;
         let Some(asset) = registered(&entry, registry, outcome)? else {
             continue;
@@ -265,11 +262,8 @@ fn resolved(
     outcome: &mut DecodeOutcome,
 ) -> Result<(), DecodeError> {
     let winner = req_str(obj, "winning_asset_id")?;
-    let ids = obj.get("assets_ids").ok_or(DecodeError::MissingField {
-        field: "assets_ids",
-    })?;
     let mark = out.len();
-    for id in &array(ids, "assets_ids")? {
+    for id in &req_array(obj, "assets_ids")? {
         let id = id.as_str().ok_or(DecodeError::WrongType {
             field: "assets_ids",
             expected: "an array of strings",
@@ -293,6 +287,17 @@ fn array<'t, 'i>(
         field,
         expected: "an array",
     })
+}
+
+/// A field that must be present and an array.
+fn req_array<'t, 'i>(
+    obj: &Object<'t, 'i>,
+    field: &'static str,
+) -> Result<simd_json::tape::Array<'t, 'i>, DecodeError> {
+    array(
+        obj.get(field).ok_or(DecodeError::MissingField { field })?,
+        field,
+    )
 }
 
 fn object<'t, 'i>(v: Value<'t, 'i>, field: &'static str) -> Result<Object<'t, 'i>, DecodeError> {
