@@ -18,7 +18,7 @@ fn registry() -> Registry {
         token_ids: vec![YES.into(), NO.into()],
         tick: Px(100),
         min_order_size: Qty::from_shares(5),
-        neg_risk: false,
+        ..MarketSpec::default()
     })
     .expect("valid market");
     r

@@ -38,7 +38,7 @@ fn registry() -> Registry {
             token_ids: tokens.iter().map(|t| t.to_string()).collect(),
             tick: Px(100),
             min_order_size: Qty::from_shares(5),
-            neg_risk: false,
+            ..MarketSpec::default()
         })
         .unwrap();
     }
@@ -47,7 +47,7 @@ fn registry() -> Registry {
         token_ids: vec![REST.into()],
         tick: Px(100),
         min_order_size: Qty::from_shares(5),
-        neg_risk: false,
+        ..MarketSpec::default()
     })
     .unwrap();
     r

@@ -77,7 +77,7 @@ fn decode_ring_apply_allocates_nothing_after_warm_up() {
             token_ids: vec![YES.into(), NO.into()],
             tick: Px(100),
             min_order_size: Qty::from_shares(5),
-            neg_risk: false,
+            ..MarketSpec::default()
         })
         .unwrap();
     let frames = frames();

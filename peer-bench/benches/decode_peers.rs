@@ -91,7 +91,7 @@ impl Pmbot {
                 token_ids: vec![YES_TOKEN.to_owned(), NO_TOKEN.to_owned()],
                 tick: Px(100),
                 min_order_size: Qty::from_shares(5),
-                neg_risk: false,
+                ..MarketSpec::default()
             })
             .expect("market registers");
         Pmbot {

@@ -10,7 +10,8 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::domain::num::{AssetIdx, MarketIdx, Px, Qty};
+use crate::domain::fees::FeeSchedule;
+use crate::domain::num::{AssetIdx, EventIdx, MarketIdx, Px, Qty};
 
 /// Why a market could not be registered.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -39,6 +40,14 @@ pub enum RegistryError {
         /// The offending tick.
         tick: Px,
     },
+    /// A neg-risk event that cannot be registered as described.
+    #[error("event {event}: {problem}")]
+    BadEvent {
+        /// The event's id.
+        event: String,
+        /// What is wrong with it.
+        problem: String,
+    },
 }
 
 /// What the registry knows about one outcome token.
@@ -65,6 +74,23 @@ pub struct MarketInfo {
     pub min_order_size: Qty,
     /// Whether the market trades on the neg-risk exchange.
     pub neg_risk: bool,
+    /// Its taker fee schedule.
+    pub fees: FeeSchedule,
+    /// Seconds the venue holds marketable orders before matching (sports markets), 0 if none.
+    pub seconds_delay: u32,
+    /// Whether the venue accepts orders for it.
+    pub accepting_orders: bool,
+    /// Whether it is closed for trading.
+    pub closed: bool,
+    /// The neg-risk event it belongs to, if any.
+    pub event: Option<EventIdx>,
+}
+
+impl MarketInfo {
+    /// Whether orders may be sent: open and accepting.
+    pub fn tradable(&self) -> bool {
+        self.accepting_orders && !self.closed
+    }
 }
 
 /// A market as described by the venue, before interning.
@@ -80,7 +106,50 @@ pub struct MarketSpec {
     pub min_order_size: Qty,
     /// Neg-risk flag.
     pub neg_risk: bool,
+    /// Taker fee schedule.
+    pub fees: FeeSchedule,
+    /// Taker delay in seconds (sports markets).
+    pub seconds_delay: u32,
+    /// Whether the venue accepts orders.
+    pub accepting_orders: bool,
+    /// Whether the market is closed.
+    pub closed: bool,
 }
+
+impl Default for MarketSpec {
+    /// An open, fee-free market with no ids yet: fill in what the venue says.
+    fn default() -> MarketSpec {
+        MarketSpec {
+            condition_id: String::new(),
+            token_ids: Vec::new(),
+            tick: Px(100),
+            min_order_size: Qty::ZERO,
+            neg_risk: false,
+            fees: FeeSchedule::FREE,
+            seconds_delay: 0,
+            accepting_orders: true,
+            closed: false,
+        }
+    }
+}
+
+/// A neg-risk event as described by the venue: mutually exclusive markets, exactly one of which
+/// resolves Yes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventSpec {
+    /// The event's id (Gamma's `id`).
+    pub id: String,
+    /// The neg-risk market id shared by its markets (`negRiskMarketID`).
+    pub neg_risk_market_id: String,
+    /// Whether outcomes may still be added (`negRiskAugmented`): the listed set is then not
+    /// exhaustive and sum arbitrage is unsound.
+    pub augmented: bool,
+    /// Its registered markets.
+    pub markets: Vec<MarketIdx>,
+}
+
+/// What the registry knows about one neg-risk event.
+pub type EventInfo = EventSpec;
 
 /// The tick sizes the venue uses, in 1e-4 units.
 pub const VALID_TICKS: [u16; 6] = [1000, 100, 50, 25, 10, 1];
@@ -117,6 +186,7 @@ impl Hasher for TokenHasher {
 pub struct Registry {
     assets: Vec<AssetInfo>,
     markets: Vec<MarketInfo>,
+    events: Vec<EventInfo>,
     by_token: HashMap<Box<[u8]>, AssetIdx, BuildHasherDefault<TokenHasher>>,
 }
 
@@ -165,8 +235,54 @@ impl Registry {
             tick: spec.tick,
             min_order_size: spec.min_order_size,
             neg_risk: spec.neg_risk,
+            fees: spec.fees,
+            seconds_delay: spec.seconds_delay,
+            accepting_orders: spec.accepting_orders,
+            closed: spec.closed,
+            event: None,
         });
         Ok(market)
+    }
+
+    /// Registers a neg-risk event over markets already registered, or explains why it cannot:
+    /// fewer than two markets, a market that is not neg-risk, not binary, or already in an event.
+    pub fn add_event(&mut self, spec: EventSpec) -> Result<EventIdx, RegistryError> {
+        let bad = |problem: String| RegistryError::BadEvent {
+            event: spec.id.clone(),
+            problem,
+        };
+        if self.events.iter().any(|e| e.id == spec.id) {
+            return Err(bad("is registered twice".into()));
+        }
+        if spec.markets.len() < 2 {
+            return Err(bad(format!(
+                "has {} market(s); at least 2 are needed",
+                spec.markets.len()
+            )));
+        }
+        for (i, &m) in spec.markets.iter().enumerate() {
+            let Some(info) = self.markets.get(m.0 as usize) else {
+                return Err(bad(format!("market index {} is not registered", m.0)));
+            };
+            if !info.neg_risk {
+                return Err(bad(format!("market {} is not neg-risk", info.condition_id)));
+            }
+            if info.assets.len() != 2 {
+                return Err(bad(format!("market {} is not binary", info.condition_id)));
+            }
+            if info.event.is_some() || spec.markets[..i].contains(&m) {
+                return Err(bad(format!(
+                    "market {} is already in an event",
+                    info.condition_id
+                )));
+            }
+        }
+        let idx = EventIdx(self.events.len() as u32);
+        for &m in &spec.markets {
+            self.markets[m.0 as usize].event = Some(idx);
+        }
+        self.events.push(spec);
+        Ok(idx)
     }
 
     /// The asset for a token id's bytes, if registered.
@@ -200,6 +316,24 @@ impl Registry {
         &self.markets
     }
 
+    /// The event's description.
+    pub fn event(&self, event: EventIdx) -> &EventInfo {
+        &self.events[event.0 as usize]
+    }
+
+    /// Every registered neg-risk event, in index order.
+    pub fn events(&self) -> &[EventInfo] {
+        &self.events
+    }
+
+    /// The market with this condition id, if registered.
+    pub fn market_by_condition(&self, condition_id: &str) -> Option<MarketIdx> {
+        self.markets
+            .iter()
+            .position(|m| m.condition_id == condition_id)
+            .map(|i| MarketIdx(i as u32))
+    }
+
     /// Every registered asset, in index order.
     pub fn assets(&self) -> impl Iterator<Item = (AssetIdx, &AssetInfo)> {
         self.assets
@@ -218,7 +352,7 @@ pub(crate) fn two_outcome_registry() -> Registry {
         token_ids: vec!["1".into(), "2".into()],
         tick: Px(100),
         min_order_size: Qty::from_shares(5),
-        neg_risk: false,
+        ..MarketSpec::default()
     })
     .expect("a valid market");
     r
@@ -234,7 +368,7 @@ mod tests {
             token_ids: tokens.iter().map(|t| t.to_string()).collect(),
             tick: Px(100),
             min_order_size: Qty::from_shares(5),
-            neg_risk: false,
+            ..MarketSpec::default()
         }
     }
 

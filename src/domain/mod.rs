@@ -3,7 +3,9 @@ pub mod book;
 pub mod books;
 pub mod digest;
 pub mod events;
+pub mod fees;
+pub mod intents;
 pub mod markets;
 pub mod num;
 
-pub use num::{AssetIdx, MarketIdx, Notional, NumError, Px, Qty, Side, Usdc};
+pub use num::{AssetIdx, EventIdx, MarketIdx, Notional, NumError, Px, Qty, Side, Usdc};

@@ -287,6 +287,11 @@ pub struct AssetIdx(pub u32);
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct MarketIdx(pub u32);
 
+/// A dense index for a neg-risk event (a set of mutually exclusive markets), assigned by the
+/// registry.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct EventIdx(pub u32);
+
 #[cfg(test)]
 mod tests {
     use super::*;

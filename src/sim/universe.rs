@@ -62,6 +62,7 @@ fn listing(rng: &mut Rng, tick: Px, min_order_size: Qty, neg_risk: bool, mid: Px
             tick,
             min_order_size,
             neg_risk,
+            ..MarketSpec::default()
         },
         initial_mid: mid,
     }

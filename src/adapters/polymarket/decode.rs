@@ -235,7 +235,7 @@ mod tests {
             token_ids: vec![YES.into(), NO.into()],
             tick: Px(100),
             min_order_size: Qty::from_shares(5),
-            neg_risk: false,
+            ..MarketSpec::default()
         })
         .unwrap();
         r

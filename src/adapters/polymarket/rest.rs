@@ -14,6 +14,7 @@ use crate::adapters::polymarket::ws_market::RingWriter;
 use crate::bot::clock::Clock;
 use crate::bot::metrics::FeedCounters;
 use crate::domain::events::Event;
+use crate::domain::fees::FeeSchedule;
 use crate::domain::markets::{MarketSpec, Registry};
 use crate::domain::num::{AssetIdx, Px, Qty};
 
@@ -96,12 +97,23 @@ pub fn parse_clob_market(body: &Value) -> Result<MarketSpec, String> {
         .map_err(|e| format!("mts: {e}"))?;
     let min_order_size = Qty::parse(number_text(&body["mos"]).ok_or("missing mos")?.as_bytes())
         .map_err(|e| format!("mos: {e}"))?;
+    let fees = match &body["fd"] {
+        Value::Null => FeeSchedule::FREE,
+        fd => FeeSchedule::parse(
+            &number_text(&fd["r"]).ok_or("fd: missing r")?,
+            &number_text(&fd["e"]).unwrap_or_else(|| "1".into()),
+            fd["to"].as_bool().unwrap_or(true),
+        )
+        .map_err(|e| format!("fd: {e}"))?,
+    };
     Ok(MarketSpec {
         condition_id,
         token_ids,
         tick,
         min_order_size,
         neg_risk: body["nr"].as_bool().unwrap_or(false),
+        fees,
+        ..MarketSpec::default()
     })
 }
 
