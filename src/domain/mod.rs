@@ -9,5 +9,6 @@ pub mod markets;
 pub mod num;
 pub mod orders;
 pub mod positions;
+pub mod risk;
 
 pub use num::{AssetIdx, EventIdx, MarketIdx, Notional, NumError, Px, Qty, Side, Usdc};
