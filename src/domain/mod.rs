@@ -7,5 +7,8 @@ pub mod fees;
 pub mod intents;
 pub mod markets;
 pub mod num;
+pub mod orders;
+pub mod positions;
+pub mod risk;
 
 pub use num::{AssetIdx, EventIdx, MarketIdx, Notional, NumError, Px, Qty, Side, Usdc};
