@@ -1,0 +1,2 @@
+//! Pair arbitrage: buying or selling complete outcome sets when the books price them off 1.
+pub mod math;
