@@ -7,8 +7,9 @@
 //!
 //! # Size rule
 //! The marginal value of the set at depth `x` (per set, after exact fees and the margin) is
-//! piecewise constant between the level breakpoints of the legs and non-increasing in `x`, since
-//! every leg only gets worse with depth. Sizes are whole lots (`LOT`, 0.01 share), so the walk
+//! piecewise constant between the level breakpoints of the legs and non-increasing in `x`: every
+//! leg's price only gets worse with depth, and `p ± fee(p)` moves with `p` for any fee rate ≤ 1
+//! (all the venue allows). Sizes are whole lots (`LOT`, 0.01 share), so the walk
 //! accepts a lot when its exact value — the integral of the marginal value over the lot — is at
 //! least zero, i.e. when the lot earns at least `margin_per_set × LOT` after exact fees. Lots'
 //! values are non-increasing too, so the accepted lots form a prefix and the chosen size is both
