@@ -7,15 +7,18 @@
 //!
 //! # Size rule
 //! The marginal value of the set at depth `x` (per set, after exact fees and the margin) is
-//! piecewise constant between the level breakpoints of the legs and non-increasing in `x`, since
-//! every leg only gets worse with depth. Sizes are whole lots (`LOT`, 0.01 share), so the walk
+//! piecewise constant between the level breakpoints of the legs and non-increasing in `x`: every
+//! leg's price only gets worse with depth, and `p ± fee(p)` moves with `p` for any fee rate ≤ 1
+//! (all the venue allows). Sizes are whole lots (`LOT`, 0.01 share), so the walk
 //! accepts a lot when its exact value — the integral of the marginal value over the lot — is at
 //! least zero, i.e. when the lot earns at least `margin_per_set × LOT` after exact fees. Lots'
 //! values are non-increasing too, so the accepted lots form a prefix and the chosen size is both
 //! the largest whose every lot meets the margin and the size that maximizes the exact total edge
 //! after margin. The walk advances by the smallest remaining quantity among the legs' current
 //! levels (one segment per breakpoint) and stops at the first segment whose marginal value is
-//! negative, after deciding the lot it lies in. Fees enter the decision through the exact rational
+//! negative, after deciding the lot it lies in. Each segment is one pass over the legs' cursors,
+//! which live on the stack (one per leg, at most `MAX_LEGS`): no allocation, `O(legs × levels)`
+//! in all, `O(levels)` for binaries. Fees enter the decision through the exact rational
 //! of `FeeSchedule::fee_ratio`, never the venue's floored fee, so rounding cannot flatter it.
 //!
 //! # Figures
@@ -312,96 +315,140 @@ fn evaluate<const CAP: usize>(
     p: &MathParams,
     legs: &mut Vec<Leg>,
 ) -> Result<Option<Opportunity>, Skip> {
-    let outcomes: &[usize] = match kind {
-        Kind::BinaryBuyBoth | Kind::BinarySellBoth => &[0, 1],
-        Kind::NegRiskYesSum => &[0],
-        Kind::NegRiskNoSum => &[1],
+    let set = SetBooks {
+        kind,
+        reg,
+        books,
+        markets,
+        outcomes: match kind {
+            Kind::BinaryBuyBoth | Kind::BinarySellBoth => &[0, 1],
+            Kind::NegRiskYesSum => &[0],
+            Kind::NegRiskNoSum => &[1],
+        },
     };
-    if markets.len() * outcomes.len() > CAP {
+    if set.leg_count() > CAP {
         return Err(Skip::TooManyLegs);
     }
-    let infos = || markets.iter().map(|&m| reg.market(m));
-    if infos().any(|m| m.closed) {
-        return Err(Skip::Closed);
-    }
-    if infos().any(|m| !m.accepting_orders) {
-        return Err(Skip::NotAccepting);
-    }
-    let assets = || {
-        infos().flat_map(move |m| {
-            outcomes
-                .iter()
-                .filter_map(move |&o| m.assets.get(o).copied())
-        })
-    };
-    let within = |a: AssetIdx| (a.0 as usize) < books.len();
-    if assets().any(|a| within(a) && books.is_resolved(a)) {
-        return Err(Skip::Resolved);
-    }
-    if assets().any(|a| !within(a) || books.book(a).is_stale()) {
-        return Err(Skip::StaleBook);
-    }
-    if assets().any(|a| books.book(a).is_crossed()) {
-        return Err(Skip::CrossedBook);
-    }
-    let book_side = kind.book_side();
-    if assets().any(|a| books.book(a).levels(book_side).next().is_none()) {
-        return Err(Skip::EmptyBook);
-    }
-
-    let count = markets.len() * outcomes.len();
-    let buys = kind.order_side() == Side::Buy;
-    let set_value = kind.set_value(count);
-    let margin =
-        i128::from(p.margin_per_set.0.clamp(-MARGIN_CLAMP, MARGIN_CLAMP)) * VALUE_PER_USDC_UNIT;
-    let one_set = i128::from(set_value) * Usdc::ONE as i128 * VALUE_PER_USDC_UNIT;
-    let base = if buys { one_set } else { -one_set } - margin;
-    let mut cursors: [Option<Cursor<_>>; CAP] = std::array::from_fn(|_| None);
-    for (slot, asset) in cursors.iter_mut().zip(assets()) {
-        let fees = reg.market_of(asset).fees;
-        *slot = Cursor::start(books.book(asset).levels(book_side), fees, buys);
-    }
-    let size = Qty(largest_size(&mut cursors, base, p.max_sets.0));
+    set.check()?;
+    let size = set.size::<CAP>(p);
     if size.is_zero() {
         return Ok(None);
     }
-    if infos().any(|m| size < m.min_order_size) {
+    if set.markets().any(|m| size < m.min_order_size) {
         return Err(Skip::BelowMinSize);
     }
-
-    let (mut notionals, mut fees) = (Usdc::ZERO, Usdc::ZERO);
-    for asset in assets() {
-        let leg = take(
-            books.book(asset),
-            book_side,
-            &reg.market_of(asset).fees,
-            asset,
-            kind.order_side(),
-            size,
-        );
-        notionals = add(notionals, leg.notional);
-        fees = add(fees, leg.fee);
-        legs.push(leg);
-    }
-    let sets = Usdc(i64::try_from(u128::from(size.0) * u128::from(set_value)).unwrap_or(i64::MAX));
-    let (cost, payoff) = if buys {
-        (notionals, sets)
-    } else {
-        (sets, notionals)
-    };
-    let edge = Usdc(payoff.0.saturating_sub(cost.0).saturating_sub(fees.0));
-    if edge < p.min_edge {
+    let opportunity = set.fill(size, legs);
+    if opportunity.edge < p.min_edge {
         legs.clear();
         return Ok(None);
     }
-    Ok(Some(Opportunity {
-        kind,
-        size,
-        cost,
-        fees,
-        payoff,
-        edge,
-    }))
+    Ok(Some(opportunity))
+}
+
+/// The markets and outcomes of one set, with the books they trade on.
+struct SetBooks<'a> {
+    kind: Kind,
+    reg: &'a Registry,
+    books: &'a BookSet,
+    markets: &'a [MarketIdx],
+    /// The outcomes traded in every market.
+    outcomes: &'static [usize],
+}
+
+impl<'a> SetBooks<'a> {
+    fn leg_count(&self) -> usize {
+        self.markets.len().saturating_mul(self.outcomes.len())
+    }
+
+    fn markets(&self) -> impl Iterator<Item = &'a MarketInfo> + '_ {
+        self.markets.iter().map(|&m| self.reg.market(m))
+    }
+
+    /// The legs' assets, in market order then outcome order.
+    fn assets(&self) -> impl Iterator<Item = AssetIdx> + '_ {
+        self.markets().flat_map(|m| {
+            self.outcomes
+                .iter()
+                .filter_map(move |&o| m.assets.get(o).copied())
+        })
+    }
+
+    /// The market and book skips, in the documented order.
+    fn check(&self) -> Result<(), Skip> {
+        let books = self.books;
+        let within = |a: AssetIdx| (a.0 as usize) < books.len();
+        let side = self.kind.book_side();
+        if self.markets().any(|m| m.closed) {
+            Err(Skip::Closed)
+        } else if self.markets().any(|m| !m.accepting_orders) {
+            Err(Skip::NotAccepting)
+        } else if self.assets().any(|a| within(a) && books.is_resolved(a)) {
+            Err(Skip::Resolved)
+        } else if self
+            .assets()
+            .any(|a| !within(a) || books.book(a).is_stale())
+        {
+            Err(Skip::StaleBook)
+        } else if self.assets().any(|a| books.book(a).is_crossed()) {
+            Err(Skip::CrossedBook)
+        } else if self
+            .assets()
+            .any(|a| books.book(a).levels(side).next().is_none())
+        {
+            Err(Skip::EmptyBook)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The size rule over the legs' books (checked: every book exists, is fresh and non-empty).
+    fn size<const CAP: usize>(&self, p: &MathParams) -> Qty {
+        let buys = self.kind.order_side() == Side::Buy;
+        let margin =
+            i128::from(p.margin_per_set.0.clamp(-MARGIN_CLAMP, MARGIN_CLAMP)) * VALUE_PER_USDC_UNIT;
+        let one_set = i128::from(self.kind.set_value(self.leg_count()))
+            * i128::from(Usdc::ONE)
+            * VALUE_PER_USDC_UNIT;
+        let base = if buys { one_set } else { -one_set } - margin;
+        let mut cursors: [Option<Cursor<_>>; CAP] = std::array::from_fn(|_| None);
+        for (slot, asset) in cursors.iter_mut().zip(self.assets()) {
+            let levels = self.books.book(asset).levels(self.kind.book_side());
+            *slot = Cursor::start(levels, self.reg.market_of(asset).fees, buys);
+        }
+        Qty(largest_size(&mut cursors, base, p.max_sets.0))
+    }
+
+    /// Fills `legs` for `size` and sums the figures.
+    fn fill(&self, size: Qty, legs: &mut Vec<Leg>) -> Opportunity {
+        let (mut notionals, mut fees) = (Usdc::ZERO, Usdc::ZERO);
+        for asset in self.assets() {
+            let leg = take(
+                self.books.book(asset),
+                self.kind,
+                &self.reg.market_of(asset).fees,
+                asset,
+                size,
+            );
+            notionals = add(notionals, leg.notional);
+            fees = add(fees, leg.fee);
+            legs.push(leg);
+        }
+        let set_value = self.kind.set_value(self.leg_count());
+        let sets = u128::from(size.0) * u128::from(set_value);
+        let sets = Usdc(i64::try_from(sets).unwrap_or(i64::MAX));
+        let (cost, payoff) = match self.kind.order_side() {
+            Side::Buy => (notionals, sets),
+            Side::Sell => (sets, notionals),
+        };
+        Opportunity {
+            kind: self.kind,
+            size,
+            cost,
+            fees,
+            payoff,
+            edge: Usdc(payoff.0.saturating_sub(cost.0).saturating_sub(fees.0)),
+        }
+    }
 }
 
 /// One leg's position in its book during the walk.
@@ -499,7 +546,7 @@ fn largest_size<I: Iterator<Item = (Px, Qty)>>(
             }
         } else {
             // Finish the lot this segment falls in; the lots after it are worth less than zero.
-            let lot_end = accepted + lot;
+            let lot_end = accepted.saturating_add(lot);
             let upto = seg_end.min(lot_end);
             acc = acc.saturating_add(value.saturating_mul(i128::from(upto - x)));
             if upto == lot_end {
@@ -520,21 +567,14 @@ fn largest_size<I: Iterator<Item = (Px, Qty)>>(
     }
 }
 
-/// Fills `size` from `book`'s `side` best first: the leg's notional (rounded against us), venue
-/// fees level by level, and the worst level touched.
-fn take(
-    book: &Book,
-    side: Side,
-    fees: &FeeSchedule,
-    asset: AssetIdx,
-    order_side: Side,
-    size: Qty,
-) -> Leg {
+/// Fills `size` from `book` best first on the side `kind` takes: the leg's notional (rounded
+/// against us), venue fees level by level, and the worst level touched.
+fn take(book: &Book, kind: Kind, fees: &FeeSchedule, asset: AssetIdx, size: Qty) -> Leg {
     let mut left = size.0;
     let mut notional = Notional(0);
     let mut fee = Usdc::ZERO;
     let mut limit_px = Px::ZERO;
-    for (px, qty) in book.levels(side) {
+    for (px, qty) in book.levels(kind.book_side()) {
         if left == 0 {
             break;
         }
@@ -544,19 +584,21 @@ fn take(
         limit_px = px;
         left -= part.0;
     }
-    let rounded = match order_side {
+    let side = kind.order_side();
+    let rounded = match side {
         Side::Buy => notional.to_usdc_ceil(),
         Side::Sell => notional.to_usdc_floor(),
     };
     Leg {
         asset,
-        side: order_side,
+        side,
         limit_px,
         notional: rounded.unwrap_or(Usdc(i64::MAX)),
         fee,
     }
 }
 
+/// Saturating sum of two amounts.
 fn add(a: Usdc, b: Usdc) -> Usdc {
     Usdc(a.0.saturating_add(b.0))
 }
