@@ -13,6 +13,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use pmbot::adapters::polymarket::decode::MarketDecoder;
 use pmbot::bot::clock::Clock;
+use pmbot::bot::settings::Settings;
 use pmbot::domain::events::{Event, EventBody};
 use pmbot::domain::markets::{MarketSpec, Registry};
 use pmbot::domain::num::{Px, Qty};
@@ -100,7 +101,12 @@ fn frame_to_book(clock: &Clock) -> Histogram<u64> {
         (acked.clone(), done.clone(), clock.clone(), registry.clone());
     let consumer = std::thread::spawn(move || {
         pin(1);
-        let mut core = Core::new(&consumer_registry);
+        let mut core = Core::new(
+            consumer_registry.clone(),
+            Settings::shipped_dev()
+                .expect("the shipped configuration loads")
+                .core_params(),
+        );
         let mut out = Outbox::with_capacity(2);
         let mut h = Histogram::<u64>::new_with_bounds(1, 10_000_000, 3).unwrap();
         let mut messages = 0;

@@ -2,6 +2,7 @@
 pub mod adapters;
 pub mod bot;
 pub mod domain;
+pub mod execution;
 pub mod sim;
 pub mod strategies;
 pub mod tools;

@@ -1,4 +1,4 @@
-//! The `pmbot` command line: run, demo, venue, config.
+//! The `pmbot` command line: run, demo, venue, arb, config.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -11,7 +11,8 @@ use clap::{Parser, Subcommand};
 
 use pmbot::bot::logging;
 use pmbot::bot::settings::{Overlay, Settings};
-use pmbot::tools::{demo, live, venue};
+use pmbot::domain::Usdc;
+use pmbot::tools::{arb, demo, live, venue};
 
 /// pmbot: a low-latency trading bot for Polymarket's CLOB.
 #[derive(Parser)]
@@ -59,10 +60,32 @@ enum Command {
         #[arg(long, default_value = "default")]
         scenario: String,
     },
+    /// Arbitrage math on saved snapshots.
+    Arb {
+        #[command(subcommand)]
+        command: ArbCommand,
+    },
     /// Configuration commands.
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ArbCommand {
+    /// Evaluate pair and neg-risk arbitrage on a Gamma `/events` file and a `/books` file; prints
+    /// the opportunities and the skipped markets as exact JSON.
+    Evaluate {
+        /// A Gamma `/events` response (array of events with their markets).
+        #[arg(long)]
+        markets: PathBuf,
+        /// A CLOB `/books` response (array of books).
+        #[arg(long)]
+        books: PathBuf,
+        /// USDC each marginal set must earn after fees (default: strategy.pair_arb.margin_per_set).
+        #[arg(long, value_parser = parse_usdc)]
+        margin: Option<Usdc>,
     },
 }
 
@@ -76,7 +99,7 @@ enum ConfigCommand {
     },
 }
 
-/// Exit code for bad configuration or arguments.
+/// Exit code for bad configuration, arguments or input files.
 const EXIT_CONFIG: u8 = 2;
 /// Exit code for a run that failed.
 const EXIT_FAILED: u8 = 1;
@@ -95,7 +118,9 @@ fn main() -> ExitCode {
         Command::Config {
             command: ConfigCommand::Show { config },
         } => load(overlay_of(config, "dev")),
-        Command::Demo { .. } | Command::Venue { .. } => load(Overlay::Profile("dev".into())),
+        Command::Demo { .. } | Command::Venue { .. } | Command::Arb { .. } => {
+            load(Overlay::Profile("dev".into()))
+        }
     };
     let settings = match settings {
         Ok(s) => s,
@@ -133,6 +158,32 @@ fn main() -> ExitCode {
         )
         .map(|_| ())
         .map_err(|e| e.to_string()),
+        Command::Arb {
+            command:
+                ArbCommand::Evaluate {
+                    markets,
+                    books,
+                    margin,
+                },
+        } => {
+            let mut params = settings.strategy.params().math;
+            if let Some(margin) = margin {
+                params.margin_per_set = margin;
+            }
+            match arb::evaluate(&markets, &books, &params) {
+                Ok(json) => {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&json).unwrap_or_default()
+                    );
+                    Ok(())
+                }
+                Err(e) => {
+                    eprintln!("pmbot: bad input: {e}");
+                    return ExitCode::from(EXIT_CONFIG);
+                }
+            }
+        }
         Command::Venue { listen, scenario } => match stop_on_signal() {
             Ok(stop) => venue::run(listen, &scenario, &stop).map_err(|e| e.to_string()),
             Err(e) => Err(e),
@@ -144,6 +195,15 @@ fn main() -> ExitCode {
             eprintln!("pmbot: {e}");
             ExitCode::from(EXIT_FAILED)
         }
+    }
+}
+
+/// A non-negative USDC amount with at most six decimals.
+fn parse_usdc(text: &str) -> Result<Usdc, String> {
+    match Usdc::parse(text.as_bytes()) {
+        Ok(v) if v.0 >= 0 => Ok(v),
+        Ok(_) => Err("must not be negative".into()),
+        Err(e) => Err(format!("not an exact USDC amount: {e}")),
     }
 }
 

@@ -9,6 +9,7 @@ use pmbot::adapters::polymarket::rest::{self, Backfill};
 use pmbot::adapters::polymarket::ws_market::RingWriter;
 use pmbot::bot::clock::Clock;
 use pmbot::bot::metrics::FeedCounters;
+use pmbot::bot::settings::Settings;
 use pmbot::domain::events::{Event, EventBody};
 use pmbot::domain::markets::Registry;
 use pmbot::sim::{self, VenueConfig, load_scenario};
@@ -52,7 +53,12 @@ fn an_overdue_snapshot_is_fetched_over_rest_and_matches_the_venue() {
     let thread = std::thread::spawn(move || backfill.run(&thread_stop));
     requests_tx.send(asset).unwrap();
 
-    let mut core = Core::new(&registry);
+    let mut core = Core::new(
+        registry.clone(),
+        Settings::shipped_dev()
+            .expect("the shipped configuration loads")
+            .core_params(),
+    );
     let mut outbox = Outbox::with_capacity(registry.asset_count());
     let mut events = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -7,6 +7,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use pmbot::adapters::polymarket::decode::MarketDecoder;
+use pmbot::bot::settings::Settings;
 use pmbot::domain::events::Event;
 use pmbot::domain::markets::{MarketSpec, Registry};
 use pmbot::domain::num::{Px, Qty};
@@ -84,7 +85,12 @@ fn decode_ring_apply_allocates_nothing_after_warm_up() {
     let mut decoder = MarketDecoder::new();
     let mut scratch: Vec<Event> = Vec::with_capacity(1024);
     let (mut producer, mut consumer) = rtrb::RingBuffer::<Event>::new(1024);
-    let mut core = Core::new(&registry);
+    let mut core = Core::new(
+        std::sync::Arc::new(registry.clone()),
+        Settings::shipped_dev()
+            .expect("the shipped configuration loads")
+            .core_params(),
+    );
     let mut outbox = Outbox::with_capacity(registry.asset_count());
     let mut run = |frames: &[Vec<u8>]| {
         let mut applied = 0u64;

@@ -29,11 +29,19 @@ pub enum Segment {
     DecToCore,
     /// Frame read (`t_rx`) to event popped by the strategy thread (`t_core`).
     RxToCore,
+    /// Message end popped (`t_core`) to the first intent it caused pushed (`t_int`): the
+    /// strategies' evaluation and the risk gate.
+    CoreToIntent,
 }
 
 impl Segment {
     /// Every segment, in report order. A new segment is added here and in [`Segment::as_str`].
-    pub const ALL: [Segment; 3] = [Segment::RxToDec, Segment::DecToCore, Segment::RxToCore];
+    pub const ALL: [Segment; 4] = [
+        Segment::RxToDec,
+        Segment::DecToCore,
+        Segment::RxToCore,
+        Segment::CoreToIntent,
+    ];
 
     /// Stable snake-case name, used in file names and metric labels.
     pub fn as_str(self) -> &'static str {
@@ -41,6 +49,7 @@ impl Segment {
             Segment::RxToDec => "rx_to_dec",
             Segment::DecToCore => "dec_to_core",
             Segment::RxToCore => "rx_to_core",
+            Segment::CoreToIntent => "core_to_intent",
         }
     }
 
@@ -202,7 +211,7 @@ impl LatencyRecorder {
     /// A fixed-width table of count and percentiles (µs) per segment, for the terminal.
     pub fn summary_table(&self) -> String {
         let mut out = format!(
-            "{:<12} {:>10} {:>12} {:>12} {:>12} {:>12} {:>12}\n",
+            "{:<14} {:>10} {:>12} {:>12} {:>12} {:>12} {:>12}\n",
             "segment", "count", "p50 us", "p90 us", "p99 us", "p99.9 us", "max us"
         );
         for segment in Segment::ALL {
@@ -210,7 +219,7 @@ impl LatencyRecorder {
             let us = |ns: u64| format!("{:.3}", ns as f64 / NS_PER_US);
             let _ = writeln!(
                 out,
-                "{:<12} {:>10} {:>12} {:>12} {:>12} {:>12} {:>12}",
+                "{:<14} {:>10} {:>12} {:>12} {:>12} {:>12} {:>12}",
                 segment.as_str(),
                 s.count,
                 us(s.p50),

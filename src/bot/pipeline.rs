@@ -1,9 +1,11 @@
-//! The threads and rings: market feed → SPSC ring → strategy thread, the backfill thread beside
-//! the feed, pinning and idle policy, and a control channel for the operator side.
+//! The threads and rings: market feed → SPSC ring → strategy thread → intent ring → execution
+//! thread → report ring → strategy thread, the backfill thread beside the feed, pinning and idle
+//! policy, and a control channel for the operator side.
 //!
-//! The strategy thread drains its rings in a fixed order (backfill, then market), applies each
-//! event through `Core::on_event`, records latency per message, and routes resync requests back
-//! to the feed through a command ring. Nothing on that path allocates, locks or logs.
+//! The strategy thread drains its rings in a fixed order (execution reports, backfill, market),
+//! applies each input to the core, records latency per message, pushes the core's intents to
+//! execution and routes resync requests back to the feed through a command ring. Nothing on that
+//! path allocates, locks or logs.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,9 +24,13 @@ use crate::bot::latency::{LatencyRecorder, Segment};
 use crate::bot::metrics::{LatencySender, Metrics};
 use crate::bot::settings::IdlePolicy;
 use crate::domain::events::{Event, EventBody};
+use crate::domain::intents::ExecReport;
 use crate::domain::markets::Registry;
 use crate::domain::num::{AssetIdx, Px};
-use crate::strategies::core::{Core, Outbox};
+use crate::execution::IntentMsg;
+use crate::execution::dry_run::{DryRun, DryRunCounters};
+use crate::execution::worker::ExecutionWorker;
+use crate::strategies::core::{Command, Core, CoreParams, Outbox};
 
 /// Where each thread runs and how it waits.
 #[derive(Clone, Debug)]
@@ -39,6 +45,8 @@ pub struct ThreadPlan {
     pub strategy_core: Option<usize>,
     /// Core for the market feed thread.
     pub feed_core: Option<usize>,
+    /// Core for the execution thread.
+    pub execution_core: Option<usize>,
 }
 
 impl ThreadPlan {
@@ -46,17 +54,18 @@ impl ThreadPlan {
     /// thread, and busy-spinning needs a core per spinning thread plus one for everything else.
     /// Every downgrade is logged; the result never starves a thread.
     pub fn fit_to_machine(mut self, cores: usize) -> ThreadPlan {
-        let spinning_threads = 2;
+        let spinning_threads = 3;
         if self.idle == IdlePolicy::Spin && cores < spinning_threads + 1 {
             tracing::warn!(
                 cores,
                 needed = spinning_threads + 1,
-                "too few cores to busy-spin the strategy and feed threads; using idle policy 'yield'"
+                "too few cores to busy-spin the strategy, feed and execution threads; using idle \
+                 policy 'yield'"
             );
             self.idle = IdlePolicy::Yield;
         }
         if self.pin {
-            let wanted: Vec<usize> = [self.strategy_core, self.feed_core]
+            let wanted: Vec<usize> = [self.strategy_core, self.feed_core, self.execution_core]
                 .into_iter()
                 .flatten()
                 .collect();
@@ -82,6 +91,8 @@ impl ThreadPlan {
 pub enum Control {
     /// Reply with every book's digest and staleness, in asset order.
     Books(Sender<Vec<BookView>>),
+    /// An operator command for the core (kill switch, clear a halt).
+    Core(Command),
 }
 
 /// One book as the core sees it.
@@ -99,13 +110,16 @@ pub struct StrategyOutcome {
     pub core: Core,
     /// Latency histograms.
     pub latency: LatencyRecorder,
+    /// What the dry-run execution sink did.
+    pub execution: DryRunCounters,
 }
 
 /// A running pipeline.
 pub struct Pipeline {
     stop: Arc<AtomicBool>,
     control: Sender<Control>,
-    strategy: JoinHandle<StrategyOutcome>,
+    strategy: JoinHandle<(Core, LatencyRecorder)>,
+    execution: JoinHandle<DryRunCounters>,
     feed: JoinHandle<()>,
     backfill: JoinHandle<()>,
 }
@@ -122,6 +136,8 @@ pub struct PipelineConfig {
     pub threads: ThreadPlan,
     /// Where the strategy thread hands latency snapshots for `/metrics`, if anywhere.
     pub latency_snapshots: Option<LatencySender>,
+    /// What the core trades with.
+    pub core: CoreParams,
 }
 
 impl Pipeline {
@@ -153,6 +169,8 @@ impl Pipeline {
         let (command_tx, command_rx) = rtrb::RingBuffer::<FeedCommand>::new(n.max(1) * 2);
         let (backfill_tx, backfill_rx) = crossbeam::channel::bounded(n.max(1) * 2);
         let (control_tx, control_rx) = crossbeam::channel::bounded(16);
+        let (intent_tx, intent_rx) = rtrb::RingBuffer::<IntentMsg>::new(INTENT_RING_SLOTS);
+        let (report_tx, report_rx) = rtrb::RingBuffer::<ExecReport>::new(REPORT_RING_SLOTS);
 
         let feed = MarketFeed::new(
             config.feed.clone(),
@@ -199,6 +217,21 @@ impl Pipeline {
             .name("pm-backfill".into())
             .spawn(move || backfill.run(&backfill_stop))?;
 
+        let execution_pin = pin_to(plan.execution_core.filter(|_| plan.pin));
+        let execution_stop = stop.clone();
+        let execution_idler = idler.clone();
+        let worker = ExecutionWorker {
+            intents: intent_rx,
+            reports: report_tx,
+            sink: DryRun::with_capacity(INTENT_RING_SLOTS),
+        };
+        let execution = std::thread::Builder::new()
+            .name("execution".into())
+            .spawn(move || {
+                execution_pin();
+                worker.run(&execution_stop, execution_idler)
+            })?;
+
         let strategy_pin = pin_to(plan.strategy_core.filter(|_| plan.pin));
         let strategy_stop = stop.clone();
         let strategy_clock = clock;
@@ -207,11 +240,14 @@ impl Pipeline {
             .spawn(move || {
                 strategy_pin();
                 let mut thread = StrategyThread {
-                    core: Core::new(&registry),
                     outbox: Outbox::with_capacity(registry.asset_count()),
+                    core: Core::new(registry, config.core),
+                    reports: report_rx,
                     rings: [backfill_ring_rx, market_rx],
+                    intents: intent_tx,
+                    unsent_intents: Vec::with_capacity(INTENT_RING_SLOTS),
                     commands: command_tx,
-                    unsent: Vec::with_capacity(registry.asset_count()),
+                    unsent: Vec::with_capacity(n),
                     latency: LatencyRecorder::new(),
                     snapshots: config.latency_snapshots,
                     last_snapshot: strategy_clock.raw(),
@@ -219,10 +255,7 @@ impl Pipeline {
                     metrics,
                 };
                 thread.run(&strategy_stop, idler, control_rx);
-                StrategyOutcome {
-                    core: thread.core,
-                    latency: thread.latency,
-                }
+                (thread.core, thread.latency)
             })?;
         tracing::info!(
             idle = ?plan.idle,
@@ -234,6 +267,7 @@ impl Pipeline {
             stop,
             control: control_tx,
             strategy,
+            execution,
             feed,
             backfill,
         })
@@ -247,13 +281,24 @@ impl Pipeline {
         rx.recv_timeout(timeout).ok()
     }
 
+    /// Hands an operator command to the core; false if the strategy thread is gone.
+    pub fn command(&self, command: Command) -> bool {
+        self.control.send(Control::Core(command)).is_ok()
+    }
+
     /// Stops every thread and returns the strategy thread's final state.
     pub fn stop(self) -> std::thread::Result<StrategyOutcome> {
         self.stop.store(true, Ordering::Relaxed);
         self.strategy.thread().unpark();
         self.feed.join()?;
         self.backfill.join()?;
-        self.strategy.join()
+        let (core, latency) = self.strategy.join()?;
+        let execution = self.execution.join()?;
+        Ok(StrategyOutcome {
+            core,
+            latency,
+            execution,
+        })
     }
 }
 
@@ -270,11 +315,21 @@ fn largest_book_message(registry: &Registry) -> usize {
     2 * ladder + 2
 }
 
+/// Slots of the intent ring (strategy → execution).
+const INTENT_RING_SLOTS: usize = 4096;
+/// Slots of the report ring (execution → strategy).
+const REPORT_RING_SLOTS: usize = 8192;
+
 /// The strategy thread's loop state.
 struct StrategyThread {
     core: Core,
     outbox: Outbox,
+    /// Execution reports, drained before market data.
+    reports: rtrb::Consumer<ExecReport>,
     rings: [rtrb::Consumer<Event>; 2],
+    intents: rtrb::Producer<IntentMsg>,
+    /// Intents the intent ring had no room for, sent first and in order.
+    unsent_intents: Vec<IntentMsg>,
     commands: rtrb::Producer<FeedCommand>,
     /// Resync requests the command ring had no room for, retried first.
     unsent: Vec<AssetIdx>,
@@ -320,6 +375,14 @@ impl StrategyThread {
     #[inline]
     fn drain(&mut self) -> bool {
         let mut any = false;
+        if !self.unsent_intents.is_empty() {
+            self.route_outbox(0, 0);
+        }
+        while let Ok(report) = self.reports.pop() {
+            any = true;
+            self.core.on_report(&report, &mut self.outbox);
+            self.route_outbox(0, 0);
+        }
         for r in 0..self.rings.len() {
             while let Ok(event) = self.rings[r].pop() {
                 any = true;
@@ -331,9 +394,11 @@ impl StrategyThread {
 
     #[inline]
     fn apply(&mut self, event: &Event) {
-        // Latency is per message: the clock is read once, when its end is popped.
+        // Latency is per message: the clock is read once when its end is popped, and once more
+        // only if the core decided to trade.
+        let mut t_core = 0;
         if matches!(event.body, EventBody::MessageEnd) && event.t_rx != 0 {
-            let t_core = self.clock.raw();
+            t_core = self.clock.raw();
             let c = &self.clock;
             self.latency
                 .record(Segment::RxToDec, c.nanos_between(event.t_rx, event.t_dec));
@@ -343,10 +408,46 @@ impl StrategyThread {
                 .record(Segment::RxToCore, c.nanos_between(event.t_rx, t_core));
         }
         self.core.on_event(event, &mut self.outbox);
+        self.route_outbox(event.t_rx, t_core);
+    }
+
+    /// Sends what the core decided: intents to execution (stamped, `core_to_intent` recorded
+    /// when `t_core` is set) and resyncs to the feed.
+    #[inline]
+    fn route_outbox(&mut self, t_rx: u64, t_core: u64) {
+        if !self.outbox.intents.is_empty() || !self.unsent_intents.is_empty() {
+            let t_int = self.clock.raw();
+            if t_core != 0 && !self.outbox.intents.is_empty() {
+                self.latency.record(
+                    Segment::CoreToIntent,
+                    self.clock.nanos_between(t_core, t_int),
+                );
+            }
+            self.route_intents(t_rx, t_int);
+        }
         if !self.outbox.resync.is_empty() || !self.unsent.is_empty() {
             self.route_resyncs();
         }
         self.outbox.clear();
+    }
+
+    /// Pushes intents in decision order; what the ring cannot take waits, in order, for the next
+    /// round. Nothing is dropped.
+    fn route_intents(&mut self, t_rx: u64, t_int: u64) {
+        self.unsent_intents
+            .extend(self.outbox.intents.iter().map(|&intent| IntentMsg {
+                t_rx,
+                t_int,
+                intent,
+            }));
+        let mut sent = 0;
+        for msg in &self.unsent_intents {
+            if self.intents.push(*msg).is_err() {
+                break;
+            }
+            sent += 1;
+        }
+        self.unsent_intents.drain(..sent);
     }
 
     fn route_resyncs(&mut self) {
@@ -376,6 +477,10 @@ impl StrategyThread {
                         })
                         .collect();
                     let _ = reply.try_send(views);
+                }
+                Ok(Control::Core(command)) => {
+                    self.core.on_command(command, &mut self.outbox);
+                    self.route_outbox(0, 0);
                 }
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => return,
             }
@@ -414,6 +519,7 @@ mod tests {
             pin: true,
             strategy_core: strategy,
             feed_core: feed,
+            execution_core: None,
         }
     }
 

@@ -11,6 +11,10 @@ use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_norway::{Mapping, Value};
 
+mod trading;
+
+pub use trading::{MakerPairSettings, PairArbSettings, RiskSettings, StrategySettings, TakerTif};
+
 /// Prefix of the environment variables that override configuration keys.
 pub const ENV_PREFIX: &str = "PMBOT_";
 
@@ -169,6 +173,10 @@ pub struct Settings {
     pub feeds: FeedsSettings,
     /// Threads, rings and pinning.
     pub pipeline: PipelineSettings,
+    /// Strategy parameters.
+    pub strategy: StrategySettings,
+    /// Risk limits.
+    pub risk: RiskSettings,
     /// Metrics, logs and reports.
     pub telemetry: TelemetrySettings,
     /// Credentials; all optional.
@@ -378,6 +386,17 @@ impl Settings {
         Ok(settings)
     }
 
+    /// The shipped `config/` directory's dev profile, with no environment and no overrides: the
+    /// settings `pmbot demo` starts from, for tests and benchmarks.
+    pub fn shipped_dev() -> Result<Settings, SettingsError> {
+        Settings::load(
+            Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config")),
+            &Overlay::Profile("dev".into()),
+            std::iter::empty::<(String, String)>(),
+            &[],
+        )
+    }
+
     /// The effective configuration as YAML with every secret shown as `***` (`pmbot config show`).
     pub fn show_redacted(&self) -> String {
         serde_norway::to_string(self)
@@ -389,6 +408,8 @@ impl Settings {
         self.universe.validate()?;
         self.feeds.market.validate()?;
         self.pipeline.validate()?;
+        self.strategy.validate()?;
+        self.risk.validate()?;
         self.telemetry.validate()?;
         self.secrets.validate()
     }

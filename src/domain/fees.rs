@@ -102,7 +102,7 @@ impl FeeSchedule {
         let mut denominator: u128 = 10_000_000;
         for _ in 0..self.exponent {
             numerator = numerator.saturating_mul(spread);
-            denominator *= 100_000_000;
+            denominator = denominator.saturating_mul(100_000_000);
         }
         (numerator, denominator)
     }

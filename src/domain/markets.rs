@@ -11,7 +11,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::domain::fees::FeeSchedule;
-use crate::domain::num::{AssetIdx, EventIdx, MarketIdx, Px, Qty};
+use crate::domain::num::{AssetIdx, EventIdx, MarketIdx, Px, Qty, Usdc};
 
 /// Why a market could not be registered.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -39,6 +39,14 @@ pub enum RegistryError {
         market: String,
         /// The offending tick.
         tick: Px,
+    },
+    /// A fee schedule the exact fee arithmetic cannot hold.
+    #[error("market {market}: fee schedule {fees} is out of range (rate at most 1, exponent at most {max})", max = crate::domain::fees::MAX_EXPONENT)]
+    BadFees {
+        /// The market's condition id.
+        market: String,
+        /// The offending schedule.
+        fees: FeeSchedule,
     },
     /// A neg-risk event that cannot be registered as described.
     #[error("event {event}: {problem}")]
@@ -204,6 +212,14 @@ impl Registry {
             return Err(RegistryError::BadTick {
                 market: spec.condition_id,
                 tick: spec.tick,
+            });
+        }
+        if spec.fees.exponent > crate::domain::fees::MAX_EXPONENT
+            || spec.fees.rate_ppm > Usdc::ONE as u32
+        {
+            return Err(RegistryError::BadFees {
+                market: spec.condition_id,
+                fees: spec.fees,
             });
         }
         for token in &spec.token_ids {
@@ -404,6 +420,12 @@ mod tests {
         assert!(matches!(
             r.add_market(bad_tick),
             Err(RegistryError::BadTick { .. })
+        ));
+        let mut steep = spec("0xff", &["10", "11"]);
+        steep.fees.exponent = 3;
+        assert!(matches!(
+            r.add_market(steep),
+            Err(RegistryError::BadFees { .. })
         ));
         assert_eq!(r.asset_count(), 2, "a refused market leaves nothing behind");
     }

@@ -85,21 +85,23 @@ fn mul_add(value: u64, digit: u64) -> Result<u64, NumError> {
         .ok_or(NumError::Overflow)
 }
 
-/// Writes `units` scaled by `10^-scale` as the shortest exact decimal (`0.48`, `1`, `25.5`).
+/// Writes `units` scaled by `10^-scale` as the shortest exact decimal (`0.48`, `1`, `25.5`), or
+/// padded with zeros to a requested precision (`{:.6}` → `0.480000`). A precision never drops
+/// digits: the value always prints exactly.
 fn fmt_scaled(f: &mut fmt::Formatter<'_>, negative: bool, units: u64, scale: u32) -> fmt::Result {
     let one = 10u64.pow(scale);
     let int = units / one;
     let mut frac = units % one;
+    let mut width = scale as usize;
+    while width > 0 && frac.is_multiple_of(10) && width > f.precision().unwrap_or(0) {
+        frac /= 10;
+        width -= 1;
+    }
     if negative {
         f.write_str("-")?;
     }
     write!(f, "{int}")?;
-    if frac != 0 {
-        let mut width = scale as usize;
-        while frac.is_multiple_of(10) {
-            frac /= 10;
-            width -= 1;
-        }
+    if width > 0 {
         write!(f, ".{frac:0width$}")?;
     }
     Ok(())
@@ -296,6 +298,17 @@ pub struct EventIdx(pub u32);
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn prints_exactly_and_pads_to_a_requested_precision() {
+        assert_eq!(Usdc(720_000).to_string(), "0.72");
+        assert_eq!(format!("{:.6}", Usdc(720_000)), "0.720000");
+        assert_eq!(format!("{:.6}", Usdc(-1_000_000)), "-1.000000");
+        assert_eq!(format!("{:.2}", Usdc(1_234_567)), "1.234567");
+        assert_eq!(format!("{:.6}", Usdc(0)), "0.000000");
+        assert_eq!(Usdc(0).to_string(), "0");
+        assert_eq!(format!("{:.2}", Qty(10_000_000)), "10.00");
+    }
 
     #[test]
     fn parses_venue_prices_exactly() {

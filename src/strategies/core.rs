@@ -1,34 +1,60 @@
-//! The deterministic core: applies events to the books and runs strategies at message boundaries.
+//! The deterministic core: applies events and execution reports, runs the strategies at message
+//! boundaries and passes every order they want through the risk gate.
 //!
-//! `Core::on_event` is the only entry point. It never reads a clock, a socket, the environment or
-//! a random source: the same events in always give the same outputs and the same state hash.
+//! `Core::on_event`, `Core::on_report` and `Core::on_command` are the only entry points. The core
+//! never reads a clock, a socket, the environment or a random source: time arrives on events and
+//! reports, so the same inputs always give the same intents and the same state hash.
+
+use std::sync::Arc;
 
 use xxhash_rust::xxh3::Xxh3;
 
 use crate::domain::books::{BookCounters, BookSet};
 use crate::domain::events::{Event, EventBody};
+use crate::domain::intents::{ExecKind, ExecReport, Intent, PlaceOrder};
 use crate::domain::markets::Registry;
-use crate::domain::num::AssetIdx;
+use crate::domain::num::{AssetIdx, MarketIdx, Qty};
+use crate::domain::orders::Orders;
+use crate::domain::positions::Positions;
+use crate::domain::risk::{Risk, RiskContext, RiskLimits};
+use crate::strategies::pair_arb::engine::{EngineCounters, EvalContext, PairArbEngine};
+use crate::strategies::pair_arb::params::PairArbParams;
 
-/// What the core asks of the world after an event. Buffers are preallocated and reused.
+/// What the core asks of the world after an input. Buffers are preallocated and reused.
 #[derive(Debug, Default)]
 pub struct Outbox {
     /// Assets whose books must be resynchronised from the venue.
     pub resync: Vec<AssetIdx>,
+    /// Orders to send, cancel, or a halt, in the order they were decided.
+    pub intents: Vec<Intent>,
 }
+
+/// Intents one input can produce without the outbox growing: a few groups of legs and cancels.
+const INTENTS_PER_INPUT: usize = 256;
 
 impl Outbox {
     /// An outbox sized for `assets` so that pushing never allocates.
     pub fn with_capacity(assets: usize) -> Outbox {
         Outbox {
             resync: Vec::with_capacity(assets),
+            intents: Vec::with_capacity(INTENTS_PER_INPUT.max(4 * assets)),
         }
     }
 
     /// Empties every buffer, keeping capacity.
     pub fn clear(&mut self) {
         self.resync.clear();
+        self.intents.clear();
     }
+}
+
+/// An operator's instruction to the core.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// Halt now: cancel everything and stop placing orders.
+    Kill,
+    /// Clear a halt and resume trading.
+    ClearHalt,
 }
 
 /// Counters kept by the core.
@@ -38,42 +64,122 @@ pub struct CoreCounters {
     pub events: u64,
     /// Message boundaries seen.
     pub messages: u64,
-    /// Strategy evaluations run (one per message boundary that touched a fresh book).
+    /// Message boundaries that touched at least one fresh book (strategies ran).
     pub evaluations: u64,
     /// Markets the venue announced that this run does not trade.
     pub new_markets: u64,
+    /// Execution reports applied.
+    pub reports: u64,
+}
+
+/// What the core trades with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CoreParams {
+    /// Pair and neg-risk arbitrage.
+    pub pair_arb: PairArbParams,
+    /// The risk gate's limits.
+    pub risk: RiskLimits,
+}
+
+/// Orders the core can track at once; far above any sane `risk.max_open_orders`.
+const ORDER_SLOTS: usize = 4096;
+
+/// What the strategies and the risk gate read: the universe, the books, orders, positions and
+/// the core's clock.
+struct Ledger {
+    registry: Arc<Registry>,
+    books: BookSet,
+    orders: Orders,
+    positions: Positions,
+    /// The latest venue or execution time seen, Unix milliseconds: the core's only clock.
+    now_ms: u64,
+}
+
+impl Ledger {
+    fn eval(&self) -> EvalContext<'_> {
+        EvalContext {
+            registry: &self.registry,
+            books: &self.books,
+            now_ms: self.now_ms,
+        }
+    }
+
+    fn risk(&self) -> RiskContext<'_> {
+        RiskContext {
+            registry: &self.registry,
+            books: &self.books,
+            orders: &self.orders,
+            positions: &self.positions,
+            now_ms: self.now_ms,
+        }
+    }
+
+    /// Complete Yes+No pairs held in a binary market.
+    fn pairs_held(&self, market: MarketIdx) -> Qty {
+        match self.registry.market(market).assets[..] {
+            [yes, no] => self.positions.shares(yes).min(self.positions.shares(no)),
+            _ => Qty::ZERO,
+        }
+    }
+
+    /// Enters the orders among `intents` into the order table.
+    fn record_placed(&mut self, intents: &[Intent]) {
+        for intent in intents {
+            if let Intent::Place(order) = intent {
+                let market = self.registry.asset(order.asset).market;
+                self.orders.on_place(order, market, self.now_ms);
+            }
+        }
+    }
 }
 
 /// The strategy thread's state machine.
 pub struct Core {
-    books: BookSet,
+    ledger: Ledger,
     /// Assets touched by the message being applied, each once.
     touched: Vec<AssetIdx>,
     touched_flag: Vec<bool>,
+    /// Markets of the touched assets, each once, ascending.
+    markets: Vec<MarketIdx>,
+    market_flag: Vec<bool>,
+    engine: PairArbEngine,
+    risk: Risk,
     counters: CoreCounters,
 }
 
 impl Core {
     /// A core for a fixed universe; every allocation it will need is made here.
-    pub fn new(registry: &Registry) -> Core {
+    pub fn new(registry: Arc<Registry>, params: CoreParams) -> Core {
         let n = registry.asset_count();
+        let m = registry.markets().len();
         Core {
-            books: BookSet::new(registry),
             touched: Vec::with_capacity(n),
             touched_flag: vec![false; n],
+            markets: Vec::with_capacity(m),
+            market_flag: vec![false; m],
+            engine: PairArbEngine::new(&registry, params.pair_arb),
+            risk: Risk::new(params.risk),
             counters: CoreCounters::default(),
+            ledger: Ledger {
+                books: BookSet::new(&registry),
+                orders: Orders::with_capacity(ORDER_SLOTS),
+                positions: Positions::new(&registry),
+                now_ms: 0,
+                registry,
+            },
         }
     }
 
-    /// Applies one event; at a message boundary, evaluates strategies on the touched books.
+    /// Applies one event; at a message boundary, runs the strategies on the touched books.
     #[inline]
     pub fn on_event(&mut self, event: &Event, out: &mut Outbox) {
         self.counters.events += 1;
+        self.ledger.now_ms = self.ledger.now_ms.max(event.venue_ts_ms);
         match event.body {
             EventBody::MessageEnd => self.end_message(out),
             EventBody::NewMarket => self.counters.new_markets += 1,
             _ => {
-                if let Some(asset) = self.books.apply(event, &mut out.resync) {
+                if let Some(asset) = self.ledger.books.apply(event, &mut out.resync) {
                     let flag = &mut self.touched_flag[asset.0 as usize];
                     if !*flag {
                         *flag = true;
@@ -86,18 +192,122 @@ impl Core {
 
     fn end_message(&mut self, out: &mut Outbox) {
         self.counters.messages += 1;
-        self.books.end_message(&self.touched, &mut out.resync);
-        if self.touched.iter().any(|&a| !self.books.book(a).is_stale()) {
+        let ledger = &mut self.ledger;
+        ledger.books.end_message(&self.touched, &mut out.resync);
+        for &asset in &self.touched {
+            let market = ledger.registry.asset(asset).market;
+            let flag = &mut self.market_flag[market.0 as usize];
+            if !*flag {
+                *flag = true;
+                self.markets.push(market);
+            }
+        }
+        if self
+            .touched
+            .iter()
+            .any(|&a| !ledger.books.book(a).is_stale())
+        {
             self.counters.evaluations += 1;
+            self.markets.sort_unstable();
+            let first = out.intents.len();
+            self.check_risk(out);
+            let risk = &mut self.risk;
+            let ledger = &self.ledger;
+            let risk_ctx = ledger.risk();
+            let mut gate = |legs: &[PlaceOrder]| risk.check_group(legs, &risk_ctx).is_ok();
+            self.engine
+                .on_message_end(&ledger.eval(), &self.markets, &mut gate, &mut out.intents);
+            self.ledger.record_placed(&out.intents[first..]);
         }
         for asset in self.touched.drain(..) {
             self.touched_flag[asset.0 as usize] = false;
+        }
+        for market in self.markets.drain(..) {
+            self.market_flag[market.0 as usize] = false;
+        }
+    }
+
+    /// Applies one execution report: order state, positions, risk, then the strategy's reaction.
+    pub fn on_report(&mut self, report: &ExecReport, out: &mut Outbox) {
+        self.counters.reports += 1;
+        let ledger = &mut self.ledger;
+        ledger.now_ms = ledger.now_ms.max(report.ts_ms);
+        let first = out.intents.len();
+        let filled = match (ledger.orders.on_report(report), report.kind) {
+            (Some(order), ExecKind::Fill { px, qty, fee, .. }) => {
+                let (asset, side, market) = (order.asset, order.side, order.market);
+                ledger.positions.on_fill(asset, side, px, qty, fee);
+                Some(market)
+            }
+            _ => None,
+        };
+        if let Some(market) = filled {
+            self.engine.set_inventory(market, ledger.pairs_held(market));
+        }
+        self.risk
+            .on_report(report, &self.ledger.risk(), &mut out.intents);
+        self.check_risk(out);
+        let risk = &mut self.risk;
+        let ledger = &self.ledger;
+        let risk_ctx = ledger.risk();
+        let mut gate = |legs: &[PlaceOrder]| risk.check_group(legs, &risk_ctx).is_ok();
+        self.engine
+            .on_report(report, &ledger.eval(), &mut gate, &mut out.intents);
+        self.after_halts(&out.intents[first..]);
+        self.ledger.record_placed(&out.intents[first..]);
+    }
+
+    /// Applies an operator command.
+    pub fn on_command(&mut self, command: Command, out: &mut Outbox) {
+        match command {
+            Command::Kill => {
+                let first = out.intents.len();
+                self.risk.kill(&mut out.intents);
+                self.after_halts(&out.intents[first..]);
+            }
+            Command::ClearHalt => {
+                self.risk.clear_halt();
+                self.engine.resume();
+            }
+        }
+    }
+
+    /// Time-driven limits (loss, unhedged age and size): a breach halts before anything trades.
+    fn check_risk(&mut self, out: &mut Outbox) {
+        let first = out.intents.len();
+        self.risk.on_time(&self.ledger.risk(), &mut out.intents);
+        self.after_halts(&out.intents[first..]);
+    }
+
+    fn after_halts(&mut self, intents: &[Intent]) {
+        if intents.iter().any(|i| matches!(i, Intent::Halt { .. })) {
+            self.engine.on_halt();
         }
     }
 
     /// The books.
     pub fn books(&self) -> &BookSet {
-        &self.books
+        &self.ledger.books
+    }
+
+    /// Positions, cash and fees from fills.
+    pub fn positions(&self) -> &Positions {
+        &self.ledger.positions
+    }
+
+    /// Every order sent and its state.
+    pub fn orders(&self) -> &Orders {
+        &self.ledger.orders
+    }
+
+    /// The risk gate.
+    pub fn risk(&self) -> &Risk {
+        &self.risk
+    }
+
+    /// The pair-arbitrage engine's counters.
+    pub fn strategy_counters(&self) -> &EngineCounters {
+        self.engine.counters()
     }
 
     /// The core's counters.
@@ -107,14 +317,34 @@ impl Core {
 
     /// The book set's counters.
     pub fn book_counters(&self) -> &BookCounters {
-        self.books.counters()
+        self.ledger.books.counters()
     }
 
-    /// A hash of the core's state (books and their trust flags); identical runs give identical
-    /// hashes.
+    /// The registry the core trades.
+    pub fn registry(&self) -> &Registry {
+        &self.ledger.registry
+    }
+
+    /// A hash of the core's state: books and their trust flags, positions and cash, open orders,
+    /// halts and the strategy's counters. Identical runs give identical hashes.
     pub fn state_hash(&self) -> u64 {
         let mut h = Xxh3::new();
-        self.books.digest_into(&mut h);
+        let ledger = &self.ledger;
+        ledger.books.digest_into(&mut h);
+        for (asset, _) in ledger.registry.assets() {
+            h.update(&ledger.positions.shares(asset).0.to_le_bytes());
+        }
+        h.update(&ledger.positions.cash().0.to_le_bytes());
+        h.update(&ledger.positions.fees().0.to_le_bytes());
+        for order in ledger.orders.open() {
+            h.update(&order.client_id.0.to_le_bytes());
+            h.update(&order.filled.0.to_le_bytes());
+        }
+        h.update(&self.risk.halts().to_le_bytes());
+        let c = self.engine.counters();
+        for v in [c.evaluations, c.opportunities, c.intents] {
+            h.update(&v.to_le_bytes());
+        }
         h.digest()
     }
 }
@@ -122,89 +352,250 @@ impl Core {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::num::{Px, Qty, Side};
+    use crate::domain::intents::{ClientId, HaltReason, Liquidity, Tif};
+    use crate::domain::num::{Px, Qty, Side, Usdc};
+    use crate::strategies::pair_arb::math::MathParams;
+    use crate::strategies::pair_arb::params::MakerParams;
 
-    use crate::domain::markets::two_outcome_registry as registry;
+    use crate::domain::markets::two_outcome_registry;
 
-    fn stream() -> Vec<Event> {
-        let mut events = Vec::new();
-        for asset in [AssetIdx(0), AssetIdx(1)] {
-            events.push(Event::new(1, EventBody::BookSnapshot { asset }));
-            events.push(Event::new(
-                1,
-                EventBody::Level {
-                    asset,
-                    side: Side::Buy,
-                    px: Px(4000),
-                    qty: Qty::from_shares(7),
+    const YES: AssetIdx = AssetIdx(0);
+    const NO: AssetIdx = AssetIdx(1);
+
+    fn params() -> CoreParams {
+        CoreParams {
+            pair_arb: PairArbParams {
+                taker: true,
+                maker: false,
+                math: MathParams {
+                    margin_per_set: Usdc(2_000),
+                    max_sets: Qty::from_shares(100),
+                    min_edge: Usdc(0),
                 },
-            ));
-            events.push(Event::new(1, EventBody::MessageEnd));
+                taker_tif: Tif::Fok,
+                cooldown_ms: 0,
+                maker_params: MakerParams {
+                    quote_size: Qty::from_shares(10),
+                    margin_per_pair: Usdc(10_000),
+                    leg_timeout_ms: 5_000,
+                    min_leg_edge: Usdc(0),
+                    max_unhedged: Qty::ZERO,
+                },
+            },
+            risk: RiskLimits {
+                max_notional_per_market: Usdc(1_000 * Usdc::ONE),
+                max_notional_per_event: Usdc(1_000 * Usdc::ONE),
+                max_open_orders: 16,
+                max_unhedged_shares: Qty::from_shares(100),
+                max_unhedged_age_ms: 60_000,
+                daily_loss_limit: Usdc(100 * Usdc::ONE),
+                max_book_age_ms: 60_000,
+                orders_per_window: 100,
+                window_ms: 1_000,
+                max_consecutive_rejects: 5,
+            },
         }
-        for ts in 2..50u64 {
-            events.push(Event::new(
-                ts,
-                EventBody::Level {
-                    asset: AssetIdx((ts % 2) as u32),
-                    side: Side::Sell,
-                    px: Px(5000 + (ts as u16 % 7) * 100),
-                    qty: Qty::from_shares(ts),
-                },
-            ));
+    }
+
+    fn core() -> Core {
+        Core::new(Arc::new(two_outcome_registry()), params())
+    }
+
+    fn level(ts: u64, asset: AssetIdx, side: Side, px: u16, shares: u64) -> Event {
+        Event::new(
+            ts,
+            EventBody::Level {
+                asset,
+                side,
+                px: Px(px),
+                qty: Qty::from_shares(shares),
+            },
+        )
+    }
+
+    /// YES 0.30 / 0.45, NO 0.50 / 0.60: asks sum to 1.05, nothing to take.
+    fn snapshots(ts: u64) -> Vec<Event> {
+        let mut events = Vec::new();
+        for (asset, bid, ask) in [(YES, 3000, 4500), (NO, 5000, 6000)] {
+            events.push(Event::new(ts, EventBody::BookSnapshot { asset }));
+            events.push(level(ts, asset, Side::Buy, bid, 100));
+            events.push(level(ts, asset, Side::Sell, ask, 100));
             events.push(Event::new(ts, EventBody::MessageEnd));
         }
         events
     }
 
+    /// A YES ask at 0.38 for 20 shares: 0.38 + 0.60 = 0.98 per pair.
+    fn window(ts: u64) -> [Event; 2] {
+        [
+            level(ts, YES, Side::Sell, 3800, 20),
+            Event::new(ts, EventBody::MessageEnd),
+        ]
+    }
+
+    fn feed(core: &mut Core, events: &[Event]) -> Vec<Intent> {
+        let mut out = Outbox::with_capacity(2);
+        let mut intents = Vec::new();
+        for e in events {
+            core.on_event(e, &mut out);
+            intents.append(&mut out.intents);
+        }
+        intents
+    }
+
+    fn report(core: &mut Core, client_id: ClientId, ts_ms: u64, kind: ExecKind) -> Vec<Intent> {
+        let mut out = Outbox::with_capacity(2);
+        core.on_report(
+            &ExecReport {
+                client_id,
+                ts_ms,
+                kind,
+            },
+            &mut out,
+        );
+        out.intents
+    }
+
+    fn places(intents: &[Intent]) -> Vec<PlaceOrder> {
+        intents
+            .iter()
+            .filter_map(|i| match i {
+                Intent::Place(o) => Some(*o),
+                _ => None,
+            })
+            .collect()
+    }
+
     #[test]
     fn evaluates_only_at_message_boundaries() {
-        let r = registry();
-        let mut core = Core::new(&r);
-        let mut out = Outbox::with_capacity(2);
-        let snapshot = &stream()[..3];
-        core.on_event(&snapshot[0], &mut out);
-        core.on_event(&snapshot[1], &mut out);
+        let mut core = core();
+        let snapshot = snapshots(1);
+        assert!(feed(&mut core, &snapshot[..3]).is_empty());
         assert_eq!(core.counters().evaluations, 0, "mid-message: no evaluation");
         assert!(
-            core.books().book(AssetIdx(0)).is_stale(),
+            core.books().book(YES).is_stale(),
             "half a snapshot is not trusted"
         );
-        core.on_event(&snapshot[2], &mut out);
+        feed(&mut core, &snapshot[3..4]);
         assert_eq!(core.counters().evaluations, 1);
-        assert!(!core.books().book(AssetIdx(0)).is_stale());
+        assert!(!core.books().book(YES).is_stale());
     }
 
     #[test]
     fn a_message_touching_only_stale_books_is_not_evaluated() {
-        let r = registry();
-        let mut core = Core::new(&r);
-        let mut out = Outbox::with_capacity(2);
-        let delta = EventBody::Level {
-            asset: AssetIdx(0),
-            side: Side::Buy,
-            px: Px(4000),
-            qty: Qty(1),
-        };
-        core.on_event(&Event::new(1, delta), &mut out);
-        core.on_event(&Event::new(1, EventBody::MessageEnd), &mut out);
+        let mut core = core();
+        feed(&mut core, &window(1));
         assert_eq!(core.counters().messages, 1);
         assert_eq!(core.counters().evaluations, 0);
     }
 
     #[test]
-    fn same_events_give_the_same_state_hash() {
-        let r = registry();
-        let run = |events: &[Event]| {
-            let mut core = Core::new(&r);
-            let mut out = Outbox::with_capacity(2);
-            for e in events {
-                core.on_event(e, &mut out);
-                out.clear();
+    fn an_opportunity_becomes_one_group_of_taker_legs() {
+        let mut core = core();
+        assert!(feed(&mut core, &snapshots(1)).is_empty(), "no window yet");
+        let legs = places(&feed(&mut core, &window(2)));
+        assert_eq!(legs.len(), 2, "{legs:?}");
+        let yes = legs.iter().find(|o| o.asset == YES).expect("a YES leg");
+        let no = legs.iter().find(|o| o.asset == NO).expect("a NO leg");
+        assert_eq!((yes.limit_px, no.limit_px), (Px(3800), Px(6000)));
+        for leg in &legs {
+            assert_eq!(leg.side, Side::Buy);
+            assert_eq!(leg.size, Qty::from_shares(20));
+            assert_eq!(leg.tif, Tif::Fok);
+            assert_eq!((leg.group, leg.group_len), (legs[0].group, 2));
+        }
+        assert_eq!(core.orders().open_count(), 2);
+        assert_eq!(core.strategy_counters().opportunities, 1);
+    }
+
+    #[test]
+    fn fills_move_positions_and_done_legs_free_the_market() {
+        let mut core = core();
+        feed(&mut core, &snapshots(1));
+        let legs = places(&feed(&mut core, &window(2)));
+        assert!(
+            places(&feed(&mut core, &window(3))).is_empty(),
+            "no second fire while the legs are in flight"
+        );
+        for leg in &legs {
+            report(&mut core, leg.client_id, 4, ExecKind::Accepted);
+            let fill = ExecKind::Fill {
+                px: leg.limit_px,
+                qty: leg.size,
+                fee: Usdc::ZERO,
+                liquidity: Liquidity::Taker,
+            };
+            report(&mut core, leg.client_id, 4, fill);
+            report(&mut core, leg.client_id, 4, ExecKind::Done);
+        }
+        assert_eq!(core.orders().open_count(), 0);
+        let p = core.positions();
+        assert_eq!(
+            (p.shares(YES), p.shares(NO)),
+            (Qty::from_shares(20), Qty::from_shares(20))
+        );
+        assert_eq!(p.cash(), Usdc(-19_600_000), "20 × (0.38 + 0.60)");
+        assert_eq!(
+            places(&feed(&mut core, &window(5))).len(),
+            2,
+            "the window fires again once the legs are done"
+        );
+    }
+
+    #[test]
+    fn the_kill_switch_halts_and_blocks_orders_until_cleared() {
+        let mut core = core();
+        feed(&mut core, &snapshots(1));
+        let mut out = Outbox::with_capacity(2);
+        core.on_command(Command::Kill, &mut out);
+        assert_eq!(
+            out.intents,
+            [Intent::Halt {
+                reason: HaltReason::KillSwitch
+            }]
+        );
+        assert!(
+            places(&feed(&mut core, &window(2))).is_empty(),
+            "nothing is placed while halted"
+        );
+        out.clear();
+        core.on_command(Command::ClearHalt, &mut out);
+        assert_eq!(places(&feed(&mut core, &window(3))).len(), 2);
+        assert_eq!(core.risk().halts(), 1);
+    }
+
+    #[test]
+    fn same_inputs_give_the_same_intents_and_state_hash() {
+        let run = |cut: usize| {
+            let mut core = core();
+            let mut intents = feed(&mut core, &snapshots(1));
+            for ts in 2..12u64 {
+                let window = window(ts);
+                let new = feed(&mut core, &window);
+                for leg in places(&new).iter().take(cut) {
+                    intents.extend(report(&mut core, leg.client_id, ts, ExecKind::Accepted));
+                    intents.extend(report(&mut core, leg.client_id, ts, ExecKind::Done));
+                }
+                intents.extend(new);
+                intents.extend(feed(
+                    &mut core,
+                    &[
+                        level(ts, NO, Side::Sell, 6000 - ts as u16 * 10, 30),
+                        Event::new(ts, EventBody::MessageEnd),
+                    ],
+                ));
             }
-            core.state_hash()
+            (intents, core.state_hash())
         };
-        let events = stream();
-        assert_eq!(run(&events), run(&events));
-        assert_ne!(run(&events), run(&events[..events.len() - 2]));
+        let (a, hash_a) = run(2);
+        let (b, hash_b) = run(2);
+        assert!(!a.is_empty());
+        assert_eq!(a, b);
+        assert_eq!(hash_a, hash_b);
+        let (_, hash_c) = run(1);
+        assert_ne!(
+            hash_a, hash_c,
+            "a different report stream leaves a different state"
+        );
     }
 }

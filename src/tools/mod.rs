@@ -1,4 +1,5 @@
 //! Command implementations: the demo, the live run, the standalone venue, and the run report.
+pub mod arb;
 pub mod demo;
 pub mod live;
 pub mod report;

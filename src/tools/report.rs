@@ -11,7 +11,9 @@ use serde_json::{Value, json};
 use crate::bot::latency::Segment;
 use crate::bot::metrics::Metrics;
 use crate::bot::pipeline::StrategyOutcome;
+use crate::domain::risk::RejectReason;
 use crate::sim::VenueStats;
+use crate::strategies::pair_arb::math::Skip;
 
 /// A finished run's report.
 pub struct Report {
@@ -31,6 +33,26 @@ pub fn build(
     let get = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
     let books = outcome.core.book_counters();
     let core = outcome.core.counters();
+    let strategy = outcome.core.strategy_counters();
+    let risk = outcome.core.risk();
+    let skipped: serde_json::Map<String, Value> = Skip::ALL
+        .iter()
+        .map(|s| {
+            (
+                s.as_str().to_owned(),
+                json!(strategy.skipped_by_reason[s.index()]),
+            )
+        })
+        .collect();
+    let rejections: serde_json::Map<String, Value> = RejectReason::ALL
+        .iter()
+        .map(|r| {
+            (
+                r.as_str().to_owned(),
+                json!(risk.rejections_by_reason()[r.index()]),
+            )
+        })
+        .collect();
     let mut latency = serde_json::Map::new();
     for segment in Segment::ALL {
         let s = outcome.latency.summary(segment);
@@ -72,6 +94,16 @@ pub fn build(
             "messages": core.messages,
             "evaluations": core.evaluations,
         },
+        "strategy": {
+            "evaluations": strategy.evaluations,
+            "opportunities": strategy.opportunities,
+            "intents": strategy.intents,
+            "skipped_by_reason": skipped,
+        },
+        "risk": {
+            "rejections_by_reason": rejections,
+            "halts": risk.halts(),
+        },
         "latency_ns": latency,
         "state_hash": format!("{:016x}", outcome.core.state_hash()),
     });
@@ -99,6 +131,8 @@ impl Report {
              market feed: {} frames, {} events, {} decode errors, {} unknown events, \
              {} reconnects, {} stalls, {} resyncs\n\
              books: {} assets, {} checks against the venue, {} mismatches\n\
+             strategy: {} evaluations, {} opportunities, {} intents; skipped {}\n\
+             risk: {} halts; rejections {}\n\
              venue: {venue:?}\n\
              state hash: {}",
             j["elapsed_ms"],
@@ -112,7 +146,29 @@ impl Report {
             b["assets"],
             b["checked_against_venue"],
             b["mismatches"],
+            j["strategy"]["evaluations"],
+            j["strategy"]["opportunities"],
+            j["strategy"]["intents"],
+            nonzero(&j["strategy"]["skipped_by_reason"]),
+            j["risk"]["halts"],
+            nonzero(&j["risk"]["rejections_by_reason"]),
             j["state_hash"],
         )
+    }
+}
+
+/// `reason=n` for every non-zero count of a by-reason map, or `none`.
+fn nonzero(counts: &Value) -> String {
+    let parts: Vec<String> = counts
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(_, n)| n.as_u64().unwrap_or(0) > 0)
+        .map(|(k, n)| format!("{k}={n}"))
+        .collect();
+    if parts.is_empty() {
+        "none".into()
+    } else {
+        parts.join(", ")
     }
 }

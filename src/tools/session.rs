@@ -43,8 +43,10 @@ pub fn pipeline_config(
             pin: pipeline.pinning.enabled,
             strategy_core: pipeline.pinning.strategy_core,
             feed_core: pipeline.pinning.feed_cores.first().copied(),
+            execution_core: pipeline.pinning.execution_core,
         },
         latency_snapshots,
+        core: settings.core_params(),
     })
 }
 

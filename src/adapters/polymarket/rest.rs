@@ -232,6 +232,9 @@ mod tests {
         assert_eq!(spec.tick, Px(10));
         assert_eq!(spec.min_order_size, Qty::from_shares(5));
         assert!(spec.neg_risk);
+        assert_eq!(spec.fees.rate_ppm, 30_000);
+        assert_eq!(spec.fees.exponent, 1);
+        assert!(spec.fees.taker_only);
     }
 
     #[test]
