@@ -1,5 +1,6 @@
 //! The scenario driver: one thread that produces each message once, applies it to the true
-//! books and fans it out, injects the scripted faults, paces the stream and pauses at checkpoints.
+//! books and fans it out, injects the scripted faults, opens and closes the scripted arbitrage
+//! windows, paces the stream and pauses at checkpoints.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -11,6 +12,7 @@ use crossbeam::channel::{Receiver, Sender};
 use crate::sim::dynamics::Dynamics;
 use crate::sim::hub::Hub;
 use crate::sim::scenario::{FaultKind, FaultSpec, Scenario};
+use crate::sim::windows::Schedule;
 use crate::sim::wire;
 
 /// How long a checkpoint waits for `resume()` before going on by itself.
@@ -59,6 +61,7 @@ impl Driver {
         let mut faults: Vec<FaultSpec> = self.scenario.faults.clone();
         faults.sort_by_key(|f| f.step);
         let mut faults = faults.into_iter().peekable();
+        let mut schedule = Schedule::new(&self.scenario);
         let d = self.scenario.dynamics.clone();
         let mut pace = Pace::new(d.rate_per_sec);
         for step in 1..=d.steps {
@@ -76,6 +79,7 @@ impl Driver {
             if self.paced {
                 pace.wait(step);
             }
+            self.windows_at(step, &mut schedule);
             {
                 let mut state = self.hub.lock();
                 let frame = self.dynamics.step(&mut state.world);
@@ -123,6 +127,19 @@ impl Driver {
             }
         };
         frames.iter().for_each(|f| state.publish(f));
+    }
+
+    /// Closes the windows due at `step`, then opens those starting there, publishing both.
+    fn windows_at(&self, step: u64, schedule: &mut Schedule) {
+        if !schedule.due(step) {
+            return;
+        }
+        let mut state = self.hub.lock();
+        let (frames, change) = schedule.at(&mut state.world, step);
+        frames.iter().for_each(|f| state.publish(f));
+        let c = &self.hub.counters;
+        c.windows_closed.fetch_add(change.closed, Ordering::Relaxed);
+        c.windows_opened.fetch_add(change.opened, Ordering::Relaxed);
     }
 
     /// Publishes nothing for `length`; connections open now stop answering PING meanwhile.

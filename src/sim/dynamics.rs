@@ -3,13 +3,16 @@
 //! yields the same message sequence.
 //!
 //! Invariants kept after every message: prices on the market's tick and strictly inside (0, 1),
-//! books uncrossed, at least one level on each side, sizes with at most two decimals.
+//! books at least the scenario's `min_spread_ticks` wide, at least one level on each side, sizes
+//! with at most two decimals, and no pair arbitrage (see [`crate::sim::no_arb`]). Markets with
+//! an open arbitrage window are left alone.
 
 use fastrand::Rng;
 
 use crate::domain::markets::MarketSpec;
 use crate::domain::num::{Px, Qty, Side};
 use crate::sim::book::TrueBook;
+use crate::sim::no_arb;
 use crate::sim::scenario::{Mix, Scenario};
 use crate::sim::universe::{self, Listing};
 use crate::sim::wire::{self, ChangeEntry, Frame};
@@ -32,6 +35,8 @@ struct Change {
 pub struct Dynamics {
     rng: Rng,
     levels: usize,
+    /// Narrowest spread kept, in ticks.
+    spread: u16,
     mix: Mix,
 }
 
@@ -41,14 +46,17 @@ impl Dynamics {
         let mut dynamics = Dynamics {
             rng: Rng::with_seed(scenario.seed ^ BOOK_STREAM),
             levels: scenario.dynamics.levels_per_side as usize,
+            spread: scenario.dynamics.min_spread_ticks as u16,
             mix: scenario.dynamics.mix.clone(),
         };
-        let markets = universe::build(scenario)
+        let universe = universe::build(scenario);
+        let markets = universe
+            .listings
             .into_iter()
             .map(|l| dynamics.initial_market(l))
             .collect();
         let clock = CLOCK_BASE + scenario.seed % 1_000_000_000;
-        (dynamics, World::new(markets, clock))
+        (dynamics, World::new(markets, universe.events, clock))
     }
 
     fn initial_market(&mut self, listing: Listing) -> (MarketSpec, Vec<(TrueBook, Px)>) {
@@ -59,17 +67,20 @@ impl Dynamics {
         (spec, vec![(yes, initial_mid), (no, no_mid)])
     }
 
+    /// Levels either side of `mid`, the best bid and ask `max(2, spread)` ticks apart.
     fn initial_book(&mut self, mid: Px, tick: Px) -> TrueBook {
         let t = tick.0;
         let top = Px::ONE.0 / t - 1;
         let mid_k = mid.0 / t;
+        let spread = self.spread.max(2);
+        let (below, above) = (spread / 2, spread - spread / 2);
         let mut book = TrueBook::default();
-        for k in 1..=self.levels as u16 {
-            if mid_k > k {
-                book.set(Side::Buy, Px((mid_k - k) * t), self.size());
+        for k in 0..self.levels as u16 {
+            if mid_k > k + below {
+                book.set(Side::Buy, Px((mid_k - below - k) * t), self.size());
             }
-            if mid_k + k <= top {
-                book.set(Side::Sell, Px((mid_k + k) * t), self.size());
+            if mid_k + above + k <= top {
+                book.set(Side::Sell, Px((mid_k + above + k) * t), self.size());
             }
         }
         book
@@ -101,26 +112,33 @@ impl Dynamics {
             })
             .unwrap_or(0);
         match kind {
-            0 => {
-                let market = self.rng.usize(0..w.markets.len());
-                self.price_change(w, market, &[])
-            }
+            0 => match self.pick_market(w) {
+                Some(market) => self.price_change(w, market, &[]),
+                None => self.last_trade(w),
+            },
             1 => self.book(w),
             2 => self.last_trade(w),
             _ => self.best_bid_ask(w),
         }
     }
 
+    /// A random market without an open window (the next free one after the draw), if any.
+    fn pick_market(&mut self, w: &World) -> Option<usize> {
+        let n = w.markets.len();
+        let start = self.rng.usize(0..n);
+        (0..n)
+            .map(|i| (start + i) % n)
+            .find(|&m| !w.markets[m].in_window)
+    }
+
     /// A `price_change` with one change per outcome of `market`, avoiding the `(asset, side,
     /// price)` keys in `avoid` where it can.
     fn price_change(&mut self, w: &mut World, market: usize, avoid: &[(usize, Side, Px)]) -> Frame {
         let assets = w.markets[market].assets.clone();
-        let tick = w.markets[market].spec.tick;
         let mut changes = Vec::with_capacity(assets.len());
         for &asset in &assets {
-            let book = &w.assets[asset].book;
             let change = (0..8)
-                .filter_map(|_| self.propose(book, tick))
+                .filter_map(|_| self.propose(w, asset))
                 .find(|c| !avoid.contains(&(asset, c.side, c.px)));
             if let Some(c) = change {
                 w.assets[asset].book.set(c.side, c.px, c.qty);
@@ -142,12 +160,19 @@ impl Dynamics {
         }
     }
 
-    /// A full `book` for one asset after a few unpublished changes.
+    /// A full `book` for one asset after a few unpublished changes (a trade print instead
+    /// when every market has an open window).
     fn book(&mut self, w: &mut World) -> Frame {
-        let asset = self.rng.usize(0..w.assets.len());
-        let tick = w.market_of(asset).spec.tick;
+        let n = w.assets.len();
+        let start = self.rng.usize(0..n);
+        let Some(asset) = (0..n)
+            .map(|i| (start + i) % n)
+            .find(|&a| !w.market_of(a).in_window)
+        else {
+            return self.last_trade(w);
+        };
         for _ in 0..self.rng.usize(1..=3) {
-            if let Some(c) = self.propose(&w.assets[asset].book, tick) {
+            if let Some(c) = self.propose(w, asset) {
                 w.assets[asset].book.set(c.side, c.px, c.qty);
             }
         }
@@ -199,9 +224,12 @@ impl Dynamics {
     }
 
     /// Two `price_change` frames for one market, in swapped order (newer first). They touch
-    /// disjoint levels, so applying both in either order gives the true book.
+    /// disjoint levels, so applying both in either order gives the true book. Nothing when
+    /// every market has an open window.
     pub fn reordered_pair(&mut self, w: &mut World) -> Vec<Frame> {
-        let market = self.rng.usize(0..w.markets.len());
+        let Some(market) = self.pick_market(w) else {
+            return Vec::new();
+        };
         let before: Vec<TrueBook> = w.markets[market]
             .assets
             .iter()
@@ -244,9 +272,10 @@ impl Dynamics {
         frames
     }
 
-    /// A random change that keeps the book's invariants, or `None` when the drawn operation
-    /// has no valid price.
-    fn propose(&mut self, book: &TrueBook, tick: Px) -> Option<Change> {
+    /// A random change to `asset`'s book that keeps the invariants, or `None` when the drawn
+    /// operation has no valid price.
+    fn propose(&mut self, w: &World, asset: usize) -> Option<Change> {
+        let book = &w.assets[asset].book;
         let side = if self.rng.bool() {
             Side::Buy
         } else {
@@ -265,7 +294,7 @@ impl Dynamics {
             });
         }
         if depth == 0 || roll < 35 || (thin && roll < 70) {
-            let px = self.new_price(book, side, tick)?;
+            let px = self.new_price(w, asset, side)?;
             return Some(Change {
                 side,
                 px,
@@ -280,14 +309,21 @@ impl Dynamics {
         })
     }
 
-    /// A price on `side` that does not cross the other side, near the top of the book.
-    fn new_price(&mut self, book: &TrueBook, side: Side, tick: Px) -> Option<Px> {
-        let t = i64::from(tick.0);
+    /// A price on `side` of `asset`'s book near its top, at least the minimum spread from the
+    /// other side and within the no-arbitrage bounds.
+    fn new_price(&mut self, w: &World, asset: usize, side: Side) -> Option<Px> {
+        let book = &w.assets[asset].book;
+        let t = i64::from(w.market_of(asset).spec.tick.0);
+        let spread = i64::from(self.spread);
+        let bounds = no_arb::bounds(w, asset, spread * t);
         let max_k = i64::from(Px::ONE.0) / t - 1;
         let reach = self.levels as i64;
         let k = match side {
             Side::Buy => {
-                let top = book.best_ask().map_or(max_k, |a| i64::from(a.0) / t - 1);
+                let own = book
+                    .best_ask()
+                    .map_or(max_k, |a| i64::from(a.0) / t - spread);
+                let top = own.min(bounds.bid_cap.div_euclid(t));
                 let base = book.best_bid().map_or(top, |b| i64::from(b.0) / t);
                 if top < 1 {
                     return None;
@@ -295,7 +331,8 @@ impl Dynamics {
                 (base + self.rng.i64(-reach..=1)).clamp(1, top)
             }
             Side::Sell => {
-                let bottom = book.best_bid().map_or(1, |b| i64::from(b.0) / t + 1);
+                let own = book.best_bid().map_or(1, |b| i64::from(b.0) / t + spread);
+                let bottom = own.max(-(-bounds.ask_floor).div_euclid(t));
                 let base = book.best_ask().map_or(bottom, |a| i64::from(a.0) / t);
                 if bottom > max_k {
                     return None;
@@ -383,6 +420,48 @@ mod tests {
             check_invariants(&w);
         }
         assert!(w.now() > start + 4000);
+    }
+
+    /// Checks the spread inside each book and between each market's two outcomes.
+    fn check_spreads(w: &World, ticks: u16) {
+        let one = i64::from(Px::ONE.0);
+        for m in &w.markets {
+            let s = i64::from(ticks * m.spec.tick.0);
+            let book = |i: usize| &w.assets[m.assets[i]].book;
+            let px = |p: Option<Px>| i64::from(p.unwrap().0);
+            for i in 0..2 {
+                assert!(px(book(i).best_ask()) - px(book(i).best_bid()) >= s);
+            }
+            let bids = px(book(0).best_bid()) + px(book(1).best_bid());
+            let asks = px(book(0).best_ask()) + px(book(1).best_ask());
+            assert!(bids <= one - s && asks >= one + s, "{bids} {asks}");
+        }
+    }
+
+    #[test]
+    fn a_wide_scenario_keeps_its_spreads_and_keeps_moving_the_best_bids() {
+        let scenario = load_scenario("maker-pair").unwrap();
+        let ticks = scenario.dynamics.min_spread_ticks as u16;
+        let (mut d, mut w) = Dynamics::new(&scenario);
+        let best_bids =
+            |w: &World| -> Vec<Option<Px>> { w.assets.iter().map(|a| a.book.best_bid()).collect() };
+        check_spreads(&w, ticks);
+        let mut before = best_bids(&w);
+        let mut moves = 0;
+        let steps = 5_000;
+        for _ in 0..steps {
+            d.step(&mut w);
+            check_invariants(&w);
+            check_spreads(&w, ticks);
+            let now = best_bids(&w);
+            moves += usize::from(now != before);
+            before = now;
+        }
+        // At 2000 messages a second that is over 130 best-bid moves a second to requote for.
+        assert!(
+            moves > steps / 15,
+            "best bids moved at only {moves} of {steps} steps"
+        );
     }
 
     #[test]

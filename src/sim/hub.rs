@@ -60,6 +60,10 @@ pub struct Counters {
     pub checkpoint_timeouts: AtomicU64,
     /// Faults injected, indexed by [`FaultKind::index`].
     pub faults: [AtomicU64; FaultKind::ALL.len()],
+    /// Arbitrage windows opened.
+    pub windows_opened: AtomicU64,
+    /// Arbitrage windows consumed by a competing taker.
+    pub windows_closed: AtomicU64,
 }
 
 /// Shared by the driver, the connections and the REST server.

@@ -6,10 +6,13 @@
 mod book;
 mod driver;
 mod dynamics;
+mod gamma;
 mod hub;
+mod no_arb;
 mod rest;
 pub mod scenario;
 mod universe;
+mod windows;
 mod wire;
 mod world;
 mod ws_market;
@@ -25,7 +28,7 @@ use crate::domain::markets::MarketSpec;
 
 pub use book::TrueBook;
 pub use driver::{CHECKPOINT_TIMEOUT, Checkpoint};
-pub use scenario::{FaultKind, Scenario, load_scenario};
+pub use scenario::{FaultKind, Scenario, WindowKind, WindowSpec, load_scenario};
 
 /// Why the venue could not start or a scenario could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -107,6 +110,10 @@ pub struct VenueStats {
     pub checkpoint_timeouts: u64,
     /// Faults injected.
     pub faults: FaultCounts,
+    /// Arbitrage windows opened.
+    pub windows_opened: u64,
+    /// Arbitrage windows consumed by a competing taker.
+    pub windows_closed: u64,
 }
 
 /// A running venue. Dropping it shuts it down.
@@ -229,6 +236,8 @@ impl Venue {
                 reorder: fault(FaultKind::Reorder),
                 tick_size_change: fault(FaultKind::TickSizeChange),
             },
+            windows_opened: c.windows_opened.load(Ordering::Relaxed),
+            windows_closed: c.windows_closed.load(Ordering::Relaxed),
         }
     }
 

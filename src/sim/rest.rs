@@ -1,6 +1,6 @@
 //! The venue's public REST market endpoints (tiny_http): books, tick size, neg-risk flag,
-//! compact market info, API version and server time. Books are the true books at the moment
-//! of the request.
+//! compact market info with fee details, Gamma's event list, API version and server time. Books
+//! are the true books at the moment of the request.
 
 use std::io::Read;
 use std::sync::Arc;
@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tiny_http::{Header, Method, Request, Response, Server};
 
+use crate::sim::gamma::{self, EventQuery};
 use crate::sim::hub::Hub;
 use crate::sim::wire;
 
@@ -58,6 +59,7 @@ fn route(request: &mut Request, hub: &Hub) -> (u16, String) {
             |w, a| json!({"neg_risk": w.market_of(a).spec.neg_risk}),
         ),
         (Method::Post, "/books") => books(request, hub),
+        (Method::Get, "/events") => events(hub, query),
         (Method::Get, p) if p.starts_with("/clob-markets/") => {
             clob_market(hub, &p["/clob-markets/".len()..])
         }
@@ -98,6 +100,19 @@ fn with_asset(
             &format!("no orderbook exists for the requested token id {token}"),
         ),
     }
+}
+
+fn events(hub: &Hub, query: &str) -> (u16, String) {
+    let number = |key: &str| query_param(query, key).map(str::parse::<usize>).transpose();
+    let (Ok(limit), Ok(offset)) = (number("limit"), number("offset")) else {
+        return error(400, "limit and offset must be whole numbers");
+    };
+    let query = EventQuery {
+        slug: query_param(query, "slug").map(str::to_owned),
+        limit,
+        offset: offset.unwrap_or(0),
+    };
+    ok(&gamma::events(&hub.lock().world, &query))
 }
 
 fn books(request: &mut Request, hub: &Hub) -> (u16, String) {
@@ -153,6 +168,6 @@ fn clob_market(hub: &Hub, condition_id: &str) -> (u16, String) {
         "mts": wire::tick_number(spec.tick),
         "mos": min_size,
         "nr": spec.neg_risk,
-        "fd": {"r": 0, "e": 1, "to": true},
+        "fd": {"r": gamma::fee_rate(&spec.fees), "e": spec.fees.exponent, "to": spec.fees.taker_only},
     }))
 }

@@ -3,15 +3,20 @@
 //! A scenario lives in `config/scenarios/<name>.yaml`. Every struct refuses unknown keys, and
 //! every semantic check names the key it is about, so a typo fails loudly instead of silently
 //! falling back to a default.
+//!
+//! Besides the universe and its dynamics a scenario may script faults and arbitrage windows
+//! (`windows:`): moments where the venue puts levels into the true books whose prices sum past
+//! the payoff, until a competing taker consumes them.
 
 use std::fmt;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
-
 use std::time::Duration;
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
+use crate::domain::fees::{FeeError, FeeSchedule};
 use crate::domain::markets::is_valid_tick;
 use crate::domain::num::Px;
 use crate::sim::SimError;
@@ -20,6 +25,8 @@ use crate::sim::SimError;
 pub const MAX_LEVELS: u32 = 50;
 /// Longest silent stall a scenario may script, in milliseconds.
 pub const MAX_STALL_MS: u64 = 60_000;
+/// Widest minimum spread a scenario may ask for, in ticks.
+pub const MAX_SPREAD_TICKS: u32 = 20;
 
 /// A whole scenario.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -34,6 +41,9 @@ pub struct Scenario {
     /// Faults injected at given steps (empty outside fault scenarios).
     #[serde(default)]
     pub faults: Vec<FaultSpec>,
+    /// Arbitrage windows opened at given steps (empty outside pair-arbitrage scenarios).
+    #[serde(default)]
+    pub windows: Vec<WindowSpec>,
 }
 
 /// The markets the venue lists.
@@ -55,7 +65,7 @@ fn default_min_order_size() -> u64 {
     5
 }
 
-/// `count` binary markets sharing one tick size.
+/// `count` binary markets sharing one tick size and fee schedule.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BinaryGroup {
@@ -63,6 +73,12 @@ pub struct BinaryGroup {
     pub count: u32,
     /// Their tick size.
     pub tick: Tick,
+    /// Their taker fees (fee-free when absent).
+    #[serde(default)]
+    pub fees: Fees,
+    /// Seconds the venue holds their marketable orders (0 when absent).
+    #[serde(default)]
+    pub seconds_delay: u32,
 }
 
 /// One neg-risk event.
@@ -73,6 +89,91 @@ pub struct NegRiskEvent {
     pub markets: u32,
     /// Their tick size.
     pub tick: Tick,
+    /// Their taker fees (fee-free when absent).
+    #[serde(default)]
+    pub fees: Fees,
+    /// Seconds the venue holds their marketable orders (0 when absent).
+    #[serde(default)]
+    pub seconds_delay: u32,
+    /// Whether outcomes may still be added (Gamma's `negRiskAugmented`): the listed markets
+    /// are then not exhaustive and sum arbitrage over them is unsound.
+    #[serde(default)]
+    pub augmented: bool,
+}
+
+/// A taker fee schedule, written `{rate: "0.03", exponent: 1, taker_only: true}` (`exponent`
+/// defaults to 1, `taker_only` to true) and held exactly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "FeeSpec")]
+pub struct Fees(pub FeeSchedule);
+
+impl Default for Fees {
+    /// Fee-free.
+    fn default() -> Fees {
+        Fees(FeeSchedule::FREE)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FeeSpec {
+    rate: DecimalText,
+    #[serde(default = "default_exponent")]
+    exponent: u8,
+    #[serde(default = "default_taker_only")]
+    taker_only: bool,
+}
+
+fn default_exponent() -> u8 {
+    1
+}
+
+fn default_taker_only() -> bool {
+    true
+}
+
+impl TryFrom<FeeSpec> for Fees {
+    type Error = String;
+
+    fn try_from(spec: FeeSpec) -> Result<Fees, String> {
+        FeeSchedule::parse(&spec.rate.0, &spec.exponent.to_string(), spec.taker_only)
+            .map(Fees)
+            .map_err(|e| match e {
+                FeeError::BadRate(_) => format!("fees.rate: {e}"),
+                FeeError::BadExponent(_) => format!("fees.exponent: {e}"),
+            })
+    }
+}
+
+/// A decimal written in YAML as a number (`0.03`) or a string (`"0.03"`), kept as its text.
+struct DecimalText(String);
+
+impl<'de> Deserialize<'de> for DecimalText {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<DecimalText, D::Error> {
+        d.deserialize_any(DecimalVisitor)
+    }
+}
+
+struct DecimalVisitor;
+
+impl Visitor<'_> for DecimalVisitor {
+    type Value = DecimalText;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a decimal such as \"0.03\"")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<DecimalText, E> {
+        Ok(DecimalText(v.to_owned()))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<DecimalText, E> {
+        Ok(DecimalText(v.to_string()))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<DecimalText, E> {
+        Ok(DecimalText(v.to_string()))
+    }
 }
 
 /// Book dynamics.
@@ -87,8 +188,17 @@ pub struct Dynamics {
     pub checkpoint_every: u64,
     /// Target number of price levels per side of each book.
     pub levels_per_side: u32,
+    /// Narrowest spread, in ticks, the dynamics keep in each book and between a market's two
+    /// outcomes (the Yes bid plus the No bid stay at least this far below 1; the asks this far
+    /// above). Defaults to 1: uncrossed and free of arbitrage.
+    #[serde(default = "default_min_spread_ticks")]
+    pub min_spread_ticks: u32,
     /// Relative weights of the message kinds.
     pub mix: Mix,
+}
+
+fn default_min_spread_ticks() -> u32 {
+    1
 }
 
 /// Relative weights of the regular message kinds.
@@ -166,6 +276,54 @@ pub struct FaultSpec {
     pub new_tick: Option<Tick>,
 }
 
+/// The kinds of arbitrage window a scenario can script.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WindowKind {
+    /// A binary market's Yes and No best asks sum to less than 1.
+    BinaryBuy,
+    /// A binary market's Yes and No best bids sum to more than 1.
+    BinarySell,
+    /// A neg-risk event's Yes best asks sum to less than 1.
+    NegriskYes,
+    /// A neg-risk event's No best asks sum to less than the number of markets minus 1.
+    NegriskNo,
+}
+
+impl WindowKind {
+    /// Whether the window targets a neg-risk event (otherwise a stand-alone binary market).
+    pub fn on_event(self) -> bool {
+        matches!(self, WindowKind::NegriskYes | WindowKind::NegriskNo)
+    }
+}
+
+/// One scripted arbitrage window: opened just before the regular message of `at_step`, taken
+/// by a competing taker just before the regular message of `at_step + close_after`.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowSpec {
+    /// The step (1-based) before whose message the window opens.
+    pub at_step: u64,
+    /// Which sum goes past its payoff.
+    pub kind: WindowKind,
+    /// The stand-alone binary market's index in universe order (`binary_*`), or the neg-risk
+    /// event's index in `universe.neg_risk_events` (`negrisk_*`).
+    pub target: usize,
+    /// How many ticks the sum of the window's best prices passes the payoff by.
+    pub gap_ticks: u32,
+    /// Whole shares resting at each window level.
+    pub size: u64,
+    /// Steps until a competing taker consumes the window.
+    pub close_after: u64,
+}
+
+impl WindowSpec {
+    /// The step before whose message the competing taker consumes the window.
+    pub fn close_step(&self) -> u64 {
+        self.at_step + self.close_after
+    }
+}
+
 /// A tick size, written in YAML as a number (`0.01`) or a string (`"0.01"`), held exactly.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Tick(pub Px);
@@ -229,6 +387,12 @@ impl Scenario {
         for fault in &mut self.faults {
             fault.step = scale(fault.step);
         }
+        for window in &mut self.windows {
+            let open = scale(window.at_step).max(1);
+            let close = scale(window.close_step()).max(open + 1);
+            window.at_step = open;
+            window.close_after = close - open;
+        }
         d.checkpoint_every = scale(d.checkpoint_every).max(1);
         d.steps = steps;
     }
@@ -248,6 +412,29 @@ impl Scenario {
             .map(|e| u64::from(e.markets))
             .sum();
         (binary + events) as usize
+    }
+
+    /// Number of stand-alone binary markets (they come first in universe order).
+    pub fn binary_count(&self) -> usize {
+        self.universe.binary.iter().map(|g| g.count as usize).sum()
+    }
+
+    /// The markets of neg-risk event `event`, as indices in universe order.
+    pub fn event_markets(&self, event: usize) -> Option<Range<usize>> {
+        let events = &self.universe.neg_risk_events;
+        let before: usize = events.iter().take(event).map(|e| e.markets as usize).sum();
+        let start = self.binary_count() + before;
+        events.get(event).map(|e| start..start + e.markets as usize)
+    }
+
+    /// The markets a window touches, as indices in universe order (`None` if its target does
+    /// not exist).
+    pub fn window_markets(&self, window: &WindowSpec) -> Option<Range<usize>> {
+        if window.kind.on_event() {
+            self.event_markets(window.target)
+        } else {
+            (window.target < self.binary_count()).then(|| window.target..window.target + 1)
+        }
     }
 
     /// Tick of the market at `index` in universe order (binary groups, then events).
@@ -309,16 +496,27 @@ impl Scenario {
             }
             self.check_room(e.tick, &format!("universe.neg_risk_events[{i}].tick"))?;
         }
+        if !(1..=MAX_SPREAD_TICKS).contains(&d.min_spread_ticks) {
+            return Err(format!(
+                "dynamics.min_spread_ticks: {} is outside 1..={MAX_SPREAD_TICKS}",
+                d.min_spread_ticks
+            ));
+        }
         for (i, f) in self.faults.iter().enumerate() {
             self.check_fault(f)
                 .map_err(|e| format!("faults[{i}].{e}"))?;
+        }
+        for (i, w) in self.windows.iter().enumerate() {
+            self.check_window(i, w)
+                .map_err(|e| format!("windows[{i}].{e}"))?;
         }
         Ok(())
     }
 
     fn check_room(&self, tick: Tick, key: &str) -> Result<(), String> {
         let points = u32::from(Px::ONE.0 / tick.0.0) - 1;
-        let needed = 2 * self.dynamics.levels_per_side + 4;
+        let spread = self.dynamics.min_spread_ticks.max(2);
+        let needed = 2 * self.dynamics.levels_per_side + 2 + spread;
         if points < needed {
             return Err(format!(
                 "{key}: tick {} leaves {points} prices, too few for {} levels per side",
@@ -362,6 +560,73 @@ impl Scenario {
             (Some(_), _) => Err("market: only allowed for tick_size_change".into()),
             (_, Some(_)) => Err("new_tick: only allowed for tick_size_change".into()),
             _ => Ok(()),
+        }
+    }
+
+    /// Checks window `index`: its steps, its target, that its prices fit on the target's tick,
+    /// and that no earlier window or tick-size change touches its markets meanwhile.
+    fn check_window(&self, index: usize, w: &WindowSpec) -> Result<(), String> {
+        let steps = self.dynamics.steps;
+        if !(1..=steps).contains(&w.at_step) {
+            return Err(format!("at_step: {} is outside 1..={steps}", w.at_step));
+        }
+        if w.close_after == 0 || w.close_step() > steps {
+            return Err(format!(
+                "close_after: {} must be at least 1 and close by step {steps}",
+                w.close_after
+            ));
+        }
+        let markets = self.window_markets(w).ok_or_else(|| {
+            let what = if w.kind.on_event() {
+                "neg-risk event"
+            } else {
+                "stand-alone binary market"
+            };
+            format!("target: no {what} {}", w.target)
+        })?;
+        if w.size < self.universe.min_order_size {
+            return Err(format!(
+                "size: {} is below universe.min_order_size {}",
+                w.size, self.universe.min_order_size
+            ));
+        }
+        let tick = self.market_tick(markets.start).unwrap_or(Px::ONE);
+        let k = u64::from(Px::ONE.0 / tick.0);
+        let legs = if w.kind.on_event() {
+            markets.len() as u64
+        } else {
+            2
+        };
+        let gap = u64::from(w.gap_ticks);
+        let (sum, lo, hi) = match w.kind {
+            WindowKind::BinarySell => ((k + gap) as i64, 1, k - 2),
+            WindowKind::NegriskNo => (((legs - 1) * k) as i64 - gap as i64, 2, k - 1),
+            _ => (k as i64 - gap as i64, 2, k - 1),
+        };
+        if gap == 0 || sum < (legs * lo) as i64 || sum > (legs * hi) as i64 {
+            return Err(format!(
+                "gap_ticks: {gap} leaves no room on tick {tick} for {legs} window levels"
+            ));
+        }
+        let changes_tick = self.faults.iter().find(|f| {
+            f.kind == FaultKind::TickSizeChange && f.market.is_some_and(|m| markets.contains(&m))
+        });
+        if let Some(f) = changes_tick {
+            return Err(format!(
+                "target: a tick_size_change at step {} moves one of its markets",
+                f.step
+            ));
+        }
+        let clash = self.windows[..index].iter().position(|other| {
+            let theirs = self.window_markets(other).unwrap_or(0..0);
+            let shared = markets.clone().any(|m| theirs.contains(&m));
+            shared && w.at_step < other.close_step() && other.at_step < w.close_step()
+        });
+        match clash {
+            Some(j) => Err(format!(
+                "at_step: overlaps windows[{j}] on the same markets"
+            )),
+            None => Ok(()),
         }
     }
 }
@@ -481,6 +746,110 @@ dynamics:
     }
 
     #[test]
+    fn fees_delays_and_augmented_events_parse_exactly() {
+        let yaml = BASE
+            .replace(
+                "{count: 1, tick: \"0.001\"}",
+                "{count: 1, tick: \"0.001\", fees: {rate: \"0.03\"}, seconds_delay: 3}",
+            )
+            .replace(
+                "[{markets: 3, tick: 0.01}]",
+                "[{markets: 3, tick: 0.01, augmented: true, fees: {rate: 0.25, exponent: 2, taker_only: false}}]",
+            );
+        let s = Scenario::from_yaml("t", &yaml).unwrap();
+        let group = &s.universe.binary[1];
+        assert_eq!(group.fees.0, FeeSchedule::parse("0.03", "1", true).unwrap());
+        assert_eq!(group.seconds_delay, 3);
+        assert_eq!(s.universe.binary[0].fees.0, FeeSchedule::FREE);
+        let event = &s.universe.neg_risk_events[0];
+        assert!(event.augmented);
+        assert_eq!(
+            event.fees.0,
+            FeeSchedule::parse("0.25", "2", false).unwrap()
+        );
+        assert_eq!(s.binary_count(), 3);
+        assert_eq!(s.event_markets(0), Some(3..6));
+        assert_eq!(s.event_markets(1), None);
+    }
+
+    #[test]
+    fn window_errors_name_the_key() {
+        let window = |w: &str| format!("windows: [{w}]\n");
+        let ok =
+            "{at_step: 10, kind: binary_buy, target: 0, gap_ticks: 2, size: 10, close_after: 5}";
+        let s = with(&window(ok)).unwrap();
+        assert_eq!(s.window_markets(&s.windows[0]), Some(0..1));
+        let cases = [
+            (
+                ok.replace("at_step: 10", "at_step: 0"),
+                "windows[0].at_step",
+            ),
+            (
+                ok.replace("close_after: 5", "close_after: 95"),
+                "windows[0].close_after",
+            ),
+            (ok.replace("target: 0", "target: 3"), "windows[0].target"),
+            (
+                ok.replace("binary_buy", "negrisk_no")
+                    .replace("target: 0", "target: 1"),
+                "windows[0].target",
+            ),
+            (
+                ok.replace("gap_ticks: 2", "gap_ticks: 0"),
+                "windows[0].gap_ticks",
+            ),
+            (
+                ok.replace("gap_ticks: 2", "gap_ticks: 97"),
+                "windows[0].gap_ticks",
+            ),
+            (ok.replace("size: 10", "size: 4"), "windows[0].size"),
+            (ok.replace("binary_buy", "binary_swap"), "binary_swap"),
+            (ok.replace("size: 10", "size: 10, extra: 1"), "extra"),
+            (format!("{ok}, {ok}"), "windows[1].at_step"),
+        ];
+        for (w, key) in cases {
+            let err = with(&window(&w)).unwrap_err().to_string();
+            assert!(err.contains(key), "{w}: {err}");
+        }
+        let tick = "faults: [{step: 50, kind: tick_size_change, market: 0, new_tick: 0.001}]\n";
+        let err = with(&format!("{tick}{}", window(ok)))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("windows[0].target"), "{err}");
+    }
+
+    #[test]
+    fn fee_errors_name_the_key() {
+        let cases = [
+            ("fees: {rate: \"1.5\"}", "rate"),
+            ("fees: {rate: \"0.03\", exponent: 3}", "exponent"),
+            ("fees: {rate: \"0.03\", taker: true}", "taker"),
+            ("fees: {exponent: 1}", "rate"),
+        ];
+        for (fees, key) in cases {
+            let yaml = BASE.replace(
+                "{count: 2, tick: 0.01}",
+                &format!("{{count: 2, tick: 0.01, {fees}}}"),
+            );
+            let err = Scenario::from_yaml("t", &yaml).unwrap_err().to_string();
+            assert!(err.contains(key) && err.contains("fees"), "{fees}: {err}");
+        }
+    }
+
+    #[test]
+    fn fitting_to_a_duration_keeps_windows_in_place() {
+        let mut s = load_scenario("pair-arb").unwrap();
+        let before = s.windows.clone();
+        s.fit_to_duration(Duration::from_secs(5));
+        assert_eq!(s.dynamics.steps, 15_000);
+        for (old, new) in before.iter().zip(&s.windows) {
+            assert_eq!(new.at_step, old.at_step / 2);
+            assert_eq!(new.close_after, old.close_after / 2);
+        }
+        assert_eq!(s.validate(), Ok(()));
+    }
+
+    #[test]
     fn shipped_scenarios_load_by_name() {
         let default = load_scenario("default").unwrap();
         assert!(default.faults.is_empty());
@@ -492,6 +861,21 @@ dynamics:
                 "{kind:?} missing"
             );
         }
+        let pair = load_scenario("pair-arb").unwrap();
+        assert_eq!(pair.universe.neg_risk_events.len(), 2);
+        assert!(pair.universe.neg_risk_events[1].augmented);
+        assert!(pair.universe.binary.iter().any(|g| !g.fees.0.is_free()));
+        let kinds = [
+            WindowKind::BinaryBuy,
+            WindowKind::BinarySell,
+            WindowKind::NegriskYes,
+            WindowKind::NegriskNo,
+        ];
+        for kind in kinds {
+            assert!(pair.windows.iter().any(|w| w.kind == kind), "{kind:?}");
+        }
+        let maker = load_scenario("maker-pair").unwrap();
+        assert!(maker.windows.is_empty() && maker.dynamics.min_spread_ticks >= 6);
         let err = load_scenario("no-such-scenario").unwrap_err().to_string();
         assert!(err.contains("no-such-scenario"), "{err}");
     }

@@ -23,10 +23,28 @@ pub struct AssetState {
 /// One market's state.
 #[derive(Clone, Debug)]
 pub struct MarketState {
-    /// Ids, current tick, minimum size, neg-risk flag.
+    /// Ids, current tick, minimum size, neg-risk flag, fees and status.
     pub spec: MarketSpec,
     /// Its assets' indices in [`World::assets`], in outcome order.
     pub assets: Vec<usize>,
+    /// The neg-risk event it belongs to, as an index in [`World::events`].
+    pub event: Option<usize>,
+    /// Whether an arbitrage window is open on it: the regular dynamics leave it alone until a
+    /// competing taker closes the window.
+    pub in_window: bool,
+}
+
+/// One neg-risk event the venue lists.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventState {
+    /// Gamma's event `id` (decimal digits).
+    pub id: String,
+    /// The neg-risk market id its markets share (`0x` and 64 hex digits).
+    pub neg_risk_market_id: String,
+    /// Whether outcomes may still be added (`negRiskAugmented`).
+    pub augmented: bool,
+    /// Its markets, as indices in [`World::markets`].
+    pub markets: Vec<usize>,
 }
 
 /// Everything the venue knows about its markets.
@@ -36,18 +54,25 @@ pub struct World {
     pub assets: Vec<AssetState>,
     /// Markets in universe order.
     pub markets: Vec<MarketState>,
+    /// Neg-risk events in universe order.
+    pub events: Vec<EventState>,
     by_token: HashMap<String, usize>,
     by_condition: HashMap<String, usize>,
     clock: u64,
 }
 
 impl World {
-    /// A world of `markets`, each given with one initial book and mid per outcome, whose clock
-    /// starts at `clock` (Unix milliseconds).
-    pub fn new(markets: Vec<(MarketSpec, Vec<(TrueBook, Px)>)>, clock: u64) -> World {
+    /// A world of `markets`, each given with one initial book and mid per outcome, grouped into
+    /// `events`, whose clock starts at `clock` (Unix milliseconds).
+    pub fn new(
+        markets: Vec<(MarketSpec, Vec<(TrueBook, Px)>)>,
+        events: Vec<EventState>,
+        clock: u64,
+    ) -> World {
         let mut world = World {
             assets: Vec::new(),
             markets: Vec::with_capacity(markets.len()),
+            events: Vec::new(),
             by_token: HashMap::new(),
             by_condition: HashMap::new(),
             clock,
@@ -66,8 +91,19 @@ impl World {
                 });
             }
             world.by_condition.insert(spec.condition_id.clone(), market);
-            world.markets.push(MarketState { spec, assets });
+            world.markets.push(MarketState {
+                spec,
+                assets,
+                event: None,
+                in_window: false,
+            });
         }
+        for (index, event) in events.iter().enumerate() {
+            for &m in &event.markets {
+                world.markets[m].event = Some(index);
+            }
+        }
+        world.events = events;
         world
     }
 
