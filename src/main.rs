@@ -106,9 +106,15 @@ const EXIT_FAILED: u8 = 1;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let load = |overlay: Overlay| {
-        Settings::load(&cli.config_dir, &overlay, std::env::vars(), &cli.overrides)
+    // A demo scenario names the bot settings it exercises; the command line's own `--set`s
+    // still come last. A scenario that does not load is reported by the demo itself.
+    let mut overrides = match &cli.command {
+        Command::Demo { scenario, .. } => demo::scenario_overrides(scenario),
+        _ => Vec::new(),
     };
+    overrides.extend(cli.overrides.iter().cloned());
+    let load =
+        |overlay: Overlay| Settings::load(&cli.config_dir, &overlay, std::env::vars(), &overrides);
     let overlay_of = |config: &Option<PathBuf>, default: &str| match config {
         Some(path) => Overlay::File(path.clone()),
         None => Overlay::Profile(default.into()),

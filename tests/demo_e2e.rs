@@ -1,5 +1,5 @@
 //! End to end on loopback: the embedded venue and the whole bot, checked against the venue's
-//! true books, in the clean scenario and under injected faults.
+//! true books, in the clean scenario, under injected faults, and in the arbitrage scenarios.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -8,13 +8,14 @@ use pmbot::bot::settings::{Overlay, Settings};
 use pmbot::tools::demo::{self, DemoArgs};
 use serde_json::Value;
 
-fn settings() -> Settings {
+/// The dev settings with the scenario's own overrides, as `pmbot demo --scenario` loads them.
+fn settings(scenario: &str) -> Settings {
     let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
     Settings::load(
         &config,
         &Overlay::Profile("dev".into()),
         std::iter::empty::<(String, String)>(),
-        &[],
+        &demo::scenario_overrides(scenario),
     )
     .expect("the shipped dev configuration loads")
 }
@@ -30,7 +31,7 @@ fn run(scenario: &str, duration: Duration, dir: &str) -> Value {
         report_json: Some(json_path.clone()),
         report_dir: report_dir.clone(),
     };
-    demo::run(&settings(), &args).expect("the demo runs to the end");
+    demo::run(&settings(scenario), &args).expect("the demo runs to the end");
     let written: Value = serde_json::from_slice(&std::fs::read(&json_path).unwrap()).unwrap();
     assert!(report_dir.join("rx_to_core.hgrm").exists());
     assert!(report_dir.join("latency.svg").exists());
@@ -81,4 +82,35 @@ fn identical_runs_end_in_identical_state() {
     let b = run("default", Duration::from_secs(1), "hash-b");
     assert_eq!(a["state_hash"], b["state_hash"]);
     assert_eq!(a["books"]["mismatches"], 0);
+}
+
+#[test]
+fn pair_arb_windows_become_intents_and_the_augmented_event_is_skipped() {
+    let r = run("pair-arb", Duration::from_secs(3), "pair-arb");
+    let s = &r["strategy"];
+    assert!(s["opportunities"].as_u64().unwrap() > 0, "{r}");
+    assert!(s["intents"].as_u64().unwrap() > 0, "{r}");
+    assert!(
+        s["skipped_by_reason"]["augmented"].as_u64().unwrap() > 0,
+        "{r}"
+    );
+    assert!(
+        r["latency_ns"]["core_to_intent"]["count"].as_u64().unwrap() > 0,
+        "{r}"
+    );
+    assert_eq!(r["risk"]["halts"], 0, "{r}");
+    assert_eq!(r["books"]["mismatches"], 0, "{r}");
+}
+
+#[test]
+fn maker_pair_posts_and_requotes() {
+    let r = run("maker-pair", Duration::from_secs(2), "maker-pair");
+    let maker = &r["strategy"]["maker"];
+    assert!(maker["quotes_placed"].as_u64().unwrap() >= 2, "{r}");
+    assert!(
+        maker["quote_cancels"].as_u64().unwrap() > 0,
+        "requotes: {r}"
+    );
+    assert_eq!(r["strategy"]["opportunities"], 0, "taker mode is off: {r}");
+    assert_eq!(r["books"]["mismatches"], 0, "{r}");
 }

@@ -434,10 +434,12 @@ impl StrategyThread {
     /// Pushes intents in decision order; what the ring cannot take waits, in order, for the next
     /// round. Nothing is dropped.
     fn route_intents(&mut self, t_rx: u64, t_int: u64) {
+        let decided_ms = self.core.now_ms();
         self.unsent_intents
             .extend(self.outbox.intents.iter().map(|&intent| IntentMsg {
                 t_rx,
                 t_int,
+                decided_ms,
                 intent,
             }));
         let mut sent = 0;

@@ -15,6 +15,8 @@ pub struct IntentMsg {
     pub t_rx: u64,
     /// Raw clock ticks when the strategy thread pushed it.
     pub t_int: u64,
+    /// The core's time when it decided, Unix milliseconds (venue time).
+    pub decided_ms: u64,
     /// What to do.
     pub intent: Intent,
 }

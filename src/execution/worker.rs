@@ -3,7 +3,6 @@
 //! would be a lost fill.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::bot::idle::Idler;
 use crate::domain::intents::ExecReport;
@@ -35,7 +34,9 @@ impl ExecutionWorker {
                 sent = 0;
                 if let Ok(msg) = self.intents.pop() {
                     busy = true;
-                    self.sink.handle(&msg.intent, wall_ms(), &mut pending);
+                    // A dry run answers at once: in the core's own time, so venue time and
+                    // this machine's clock never mix in the core.
+                    self.sink.handle(&msg.intent, msg.decided_ms, &mut pending);
                 }
             }
             while sent < pending.len() && self.reports.push(pending[sent]).is_ok() {
@@ -51,11 +52,4 @@ impl ExecutionWorker {
             }
         }
     }
-}
-
-/// Wall-clock Unix milliseconds: execution stamps reports, the core never reads a clock.
-fn wall_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }

@@ -41,6 +41,10 @@ pub struct Scenario {
     /// Faults injected at given steps (empty outside fault scenarios).
     #[serde(default)]
     pub faults: Vec<FaultSpec>,
+    /// Settings overrides (`key.path=value`) `pmbot demo` applies for this scenario before the
+    /// command line's own `--set`s: the bot configuration the scenario is meant to exercise.
+    #[serde(default)]
+    pub bot: Vec<String>,
     /// Arbitrage windows opened at given steps (empty outside pair-arbitrage scenarios).
     #[serde(default)]
     pub windows: Vec<WindowSpec>,

@@ -285,6 +285,11 @@ impl Core {
         }
     }
 
+    /// The core's clock: the latest venue or execution time it has seen, Unix milliseconds.
+    pub fn now_ms(&self) -> u64 {
+        self.ledger.now_ms
+    }
+
     /// The books.
     pub fn books(&self) -> &BookSet {
         &self.ledger.books

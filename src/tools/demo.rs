@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::adapters::polymarket::rest;
+use crate::adapters::polymarket::{gamma, rest};
 use crate::bot::clock::Clock;
 use crate::bot::metrics::Metrics;
 use crate::bot::pipeline::Pipeline;
@@ -55,6 +55,14 @@ pub enum DemoError {
 /// How long the bot may take to converge on the venue's books at a checkpoint.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// The settings overrides a scenario asks for (its `bot:` list), to be applied before the
+/// command line's own; none if the scenario does not load (the demo reports that itself).
+pub fn scenario_overrides(scenario: &str) -> Vec<String> {
+    sim::load_scenario(scenario)
+        .map(|s| s.bot)
+        .unwrap_or_default()
+}
+
 /// Runs the demo and returns its report (already written where asked).
 pub fn run(settings: &Settings, args: &DemoArgs) -> Result<Report, DemoError> {
     let mut scenario = sim::load_scenario(&args.scenario)?;
@@ -67,19 +75,19 @@ pub fn run(settings: &Settings, args: &DemoArgs) -> Result<Report, DemoError> {
     let mut settings = settings.clone();
     settings.venue.rest_url = venue.rest_url();
     settings.venue.ws_market_url = venue.ws_market_url();
-    let condition_ids: Vec<String> = venue
-        .markets()
-        .into_iter()
-        .map(|m| m.condition_id)
-        .collect();
+    settings.venue.gamma_url = venue.rest_url();
     let agent = rest::agent(Duration::from_secs(5));
-    let specs = rest::fetch_markets(&agent, &settings.venue.rest_url, &condition_ids)
-        .map_err(|e| DemoError::Universe(e.to_string()))?;
-    let mut registry = Registry::default();
-    for spec in specs {
-        registry
-            .add_market(spec)
-            .map_err(|e| DemoError::Universe(e.to_string()))?;
+    let events = gamma::fetch_events(&agent, &settings.venue.gamma_url, "closed=false")
+        .map_err(DemoError::Universe)?;
+    let loaded = gamma::build_registry(&events, &[]);
+    for exclusion in &loaded.excluded {
+        tracing::warn!(%exclusion, "market left out of the registry");
+    }
+    let registry = loaded.registry;
+    if registry.markets().is_empty() {
+        return Err(DemoError::Universe(
+            "the venue lists no tradable market".into(),
+        ));
     }
     let registry = Arc::new(registry);
     let metrics = Arc::new(Metrics::default());

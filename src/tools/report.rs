@@ -13,6 +13,7 @@ use crate::bot::metrics::Metrics;
 use crate::bot::pipeline::StrategyOutcome;
 use crate::domain::risk::RejectReason;
 use crate::sim::VenueStats;
+use crate::strategies::pair_arb::maker::MakerSkip;
 use crate::strategies::pair_arb::math::Skip;
 
 /// A finished run's report.
@@ -41,6 +42,15 @@ pub fn build(
             (
                 s.as_str().to_owned(),
                 json!(strategy.skipped_by_reason[s.index()]),
+            )
+        })
+        .collect();
+    let maker_skipped: serde_json::Map<String, Value> = MakerSkip::ALL
+        .iter()
+        .map(|s| {
+            (
+                s.as_str().to_owned(),
+                json!(strategy.maker_skips[s.index()]),
             )
         })
         .collect();
@@ -99,6 +109,20 @@ pub fn build(
             "opportunities": strategy.opportunities,
             "intents": strategy.intents,
             "skipped_by_reason": skipped,
+            "blocked": {
+                "cooldown": strategy.cooldown_blocks,
+                "in_flight": strategy.in_flight_blocks,
+                "risk_gate": strategy.gate_refusals,
+                "no_inventory": strategy.no_inventory,
+            },
+            "maker": {
+                "quotes_placed": strategy.quotes_placed,
+                "quote_cancels": strategy.quote_cancels,
+                "leg_takes": strategy.leg_takes,
+                "leg_unwinds": strategy.leg_unwinds,
+                "pairs_completed": strategy.pairs_completed.to_string(),
+                "skipped_by_reason": maker_skipped,
+            },
         },
         "risk": {
             "rejections_by_reason": rejections,
@@ -131,7 +155,8 @@ impl Report {
              market feed: {} frames, {} events, {} decode errors, {} unknown events, \
              {} reconnects, {} stalls, {} resyncs\n\
              books: {} assets, {} checks against the venue, {} mismatches\n\
-             strategy: {} evaluations, {} opportunities, {} intents; skipped {}\n\
+             strategy: {} evaluations, {} opportunities, {} intents; skipped {}; \
+             maker quotes {} placed, {} cancelled\n\
              risk: {} halts; rejections {}\n\
              venue: {venue:?}\n\
              state hash: {}",
@@ -150,6 +175,8 @@ impl Report {
             j["strategy"]["opportunities"],
             j["strategy"]["intents"],
             nonzero(&j["strategy"]["skipped_by_reason"]),
+            j["strategy"]["maker"]["quotes_placed"],
+            j["strategy"]["maker"]["quote_cancels"],
             j["risk"]["halts"],
             nonzero(&j["risk"]["rejections_by_reason"]),
             j["state_hash"],
