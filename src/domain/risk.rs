@@ -161,6 +161,12 @@ pub struct Risk {
 impl Risk {
     /// Risk with these limits, not halted, a full rate bucket and a zero day baseline.
     pub fn new(limits: RiskLimits) -> Risk {
+        Risk::with_markets(limits, 0)
+    }
+
+    /// [`Risk::new`] with its per-market table sized for `markets` up front, so no fill ever
+    /// allocates (the core passes the registry's market count).
+    pub fn with_markets(limits: RiskLimits, markets: usize) -> Risk {
         Risk {
             limits,
             halted: None,
@@ -169,7 +175,7 @@ impl Risk {
             bucket: bucket_capacity(&limits),
             bucket_ms: None,
             consecutive_rejects: 0,
-            unhedged_since: Vec::new(),
+            unhedged_since: vec![None; markets],
             day: None,
             day_start_pnl: Usdc::ZERO,
         }
@@ -352,7 +358,7 @@ impl Risk {
     }
 
     /// Starts or ends `market`'s unhedged spell after a fill at `ts_ms`. The per-market table is
-    /// sized to the registry on first use (the registry is fixed after start-up).
+    /// sized to the registry on first use unless [`Risk::with_markets`] sized it already.
     fn track_unhedged(&mut self, market: MarketIdx, ts_ms: u64, ctx: &RiskContext) {
         let markets = ctx.registry.markets().len();
         if self.unhedged_since.len() < markets {

@@ -158,7 +158,7 @@ impl Core {
             markets: Vec::with_capacity(m),
             market_flag: vec![false; m],
             engine: PairArbEngine::new(&registry, params.pair_arb),
-            risk: Risk::new(params.risk),
+            risk: Risk::with_markets(params.risk, m),
             counters: CoreCounters::default(),
             ledger: Ledger {
                 books: BookSet::new(&registry),
