@@ -209,15 +209,12 @@ impl Core {
         {
             self.counters.evaluations += 1;
             self.markets.sort_unstable();
-            let first = out.intents.len();
             self.check_risk(out);
-            let risk = &mut self.risk;
-            let ledger = &self.ledger;
-            let risk_ctx = ledger.risk();
-            let mut gate = |legs: &[PlaceOrder]| risk.check_group(legs, &risk_ctx).is_ok();
-            self.engine
-                .on_message_end(&ledger.eval(), &self.markets, &mut gate, &mut out.intents);
-            self.ledger.record_placed(&out.intents[first..]);
+            let markets = std::mem::take(&mut self.markets);
+            self.run_engine(out, |engine, ctx, gate, intents| {
+                engine.on_message_end(ctx, &markets, gate, intents);
+            });
+            self.markets = markets;
         }
         for asset in self.touched.drain(..) {
             self.touched_flag[asset.0 as usize] = false;
@@ -246,14 +243,36 @@ impl Core {
         }
         self.risk
             .on_report(report, &self.ledger.risk(), &mut out.intents);
+        self.after_halts(&out.intents[first..]);
         self.check_risk(out);
+        self.run_engine(out, |engine, ctx, gate, intents| {
+            engine.on_report(report, ctx, gate, intents);
+        });
+    }
+
+    /// Runs one engine step with the risk gate over the current ledger, then enters the orders
+    /// it placed into the order table.
+    fn run_engine(
+        &mut self,
+        out: &mut Outbox,
+        step: impl FnOnce(
+            &mut PairArbEngine,
+            &EvalContext,
+            &mut dyn FnMut(&[PlaceOrder]) -> bool,
+            &mut Vec<Intent>,
+        ),
+    ) {
+        let first = out.intents.len();
         let risk = &mut self.risk;
         let ledger = &self.ledger;
         let risk_ctx = ledger.risk();
         let mut gate = |legs: &[PlaceOrder]| risk.check_group(legs, &risk_ctx).is_ok();
-        self.engine
-            .on_report(report, &ledger.eval(), &mut gate, &mut out.intents);
-        self.after_halts(&out.intents[first..]);
+        step(
+            &mut self.engine,
+            &ledger.eval(),
+            &mut gate,
+            &mut out.intents,
+        );
         self.ledger.record_placed(&out.intents[first..]);
     }
 
