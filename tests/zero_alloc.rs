@@ -204,7 +204,7 @@ fn trading_path_allocates_nothing_after_warm_up() {
         for report in &reports {
             core.on_report(report, &mut out);
         }
-        // The window closes; the NO book also updates, so neither book ages past risk.max_book_age.
+        // The window closes and the NO book moves on.
         core.on_event(&level(ts, yes, Side::Sell, 3800, 0), &mut out);
         core.on_event(&level(ts, no, Side::Buy, 5000, 100 + ts / 1_000), &mut out);
         core.on_event(&end(ts), &mut out);

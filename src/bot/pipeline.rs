@@ -47,6 +47,9 @@ pub struct ThreadPlan {
     pub feed_core: Option<usize>,
     /// Core for the execution thread.
     pub execution_core: Option<usize>,
+    /// Idle policy of the execution thread: the strategy thread's, or `park` (woken by the
+    /// strategy thread when it hands over intents) on machines too small to poll with it.
+    pub execution_idle: IdlePolicy,
 }
 
 impl ThreadPlan {
@@ -63,6 +66,13 @@ impl ThreadPlan {
                  policy 'yield'"
             );
             self.idle = IdlePolicy::Yield;
+        }
+        if cores < spinning_threads + 1 && self.execution_idle != IdlePolicy::Park {
+            tracing::info!(
+                cores,
+                "few cores: the execution thread parks until the strategy thread hands it intents"
+            );
+            self.execution_idle = IdlePolicy::Park;
         }
         if self.pin {
             let wanted: Vec<usize> = [self.strategy_core, self.feed_core, self.execution_core]
@@ -219,7 +229,7 @@ impl Pipeline {
 
         let execution_pin = pin_to(plan.execution_core.filter(|_| plan.pin));
         let execution_stop = stop.clone();
-        let execution_idler = idler.clone();
+        let execution_idler = Idler::new(plan.execution_idle, plan.park_timeout);
         let worker = ExecutionWorker {
             intents: intent_rx,
             reports: report_tx,
@@ -231,6 +241,8 @@ impl Pipeline {
                 execution_pin();
                 worker.run(&execution_stop, execution_idler)
             })?;
+        let wake_execution =
+            (plan.execution_idle == IdlePolicy::Park).then(|| execution.thread().clone());
 
         let strategy_pin = pin_to(plan.strategy_core.filter(|_| plan.pin));
         let strategy_stop = stop.clone();
@@ -245,6 +257,7 @@ impl Pipeline {
                     reports: report_rx,
                     rings: [backfill_ring_rx, market_rx],
                     intents: intent_tx,
+                    wake_execution,
                     unsent_intents: Vec::with_capacity(INTENT_RING_SLOTS),
                     commands: command_tx,
                     unsent: Vec::with_capacity(n),
@@ -328,6 +341,8 @@ struct StrategyThread {
     reports: rtrb::Consumer<ExecReport>,
     rings: [rtrb::Consumer<Event>; 2],
     intents: rtrb::Producer<IntentMsg>,
+    /// The execution thread, when it parks while idle: woken after intents are pushed.
+    wake_execution: Option<std::thread::Thread>,
     /// Intents the intent ring had no room for, sent first and in order.
     unsent_intents: Vec<IntentMsg>,
     commands: rtrb::Producer<FeedCommand>,
@@ -450,6 +465,11 @@ impl StrategyThread {
             sent += 1;
         }
         self.unsent_intents.drain(..sent);
+        if sent > 0
+            && let Some(execution) = &self.wake_execution
+        {
+            execution.unpark();
+        }
     }
 
     fn route_resyncs(&mut self) {
@@ -522,6 +542,7 @@ mod tests {
             strategy_core: strategy,
             feed_core: feed,
             execution_core: None,
+            execution_idle: idle,
         }
     }
 
@@ -538,6 +559,19 @@ mod tests {
         assert_eq!(
             plan(IdlePolicy::Park, None, None).fit_to_machine(1).idle,
             IdlePolicy::Park
+        );
+        assert_eq!(
+            plan(IdlePolicy::Yield, None, None)
+                .fit_to_machine(2)
+                .execution_idle,
+            IdlePolicy::Park,
+            "on a small machine execution parks until woken"
+        );
+        assert_eq!(
+            plan(IdlePolicy::Spin, None, None)
+                .fit_to_machine(4)
+                .execution_idle,
+            IdlePolicy::Spin
         );
     }
 

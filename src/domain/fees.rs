@@ -8,7 +8,8 @@ use std::fmt;
 
 use crate::domain::num::{Px, Qty, Usdc};
 
-/// Largest exponent accepted: `(p(1−p))^2` keeps every product inside `u128`.
+/// Largest exponent accepted: with `(p(1−p))^2` every product stays inside `u128` up to about
+/// 5·10^11 shares per fill.
 pub const MAX_EXPONENT: u8 = 2;
 
 /// Why a fee schedule was refused.
@@ -71,7 +72,8 @@ impl FeeSchedule {
     }
 
     /// The fee a taker pays for filling `qty` at `px`, floored to 1e-5 USDC as the venue does.
-    /// A product too large for `u128` (over ~10^13 shares) saturates: never undercharge.
+    /// A product too large for `u128` (about 5·10^11 shares at exponent 2, far beyond any real
+    /// order) gives the largest representable fee: never undercharge.
     #[inline]
     pub fn taker_fee(&self, px: Px, qty: Qty) -> Usdc {
         if self.rate_ppm == 0 || qty.is_zero() {
@@ -93,7 +95,8 @@ impl FeeSchedule {
     }
 
     /// The exact fee for `qty` at `px` as `numerator / denominator` in 1e-5 USDC, before the
-    /// venue's floor: strategies that must not let rounding flatter them compare on this.
+    /// venue's floor: strategies that must not let rounding flatter them compare on this. A
+    /// product beyond `u128` gives `(u128::MAX, 1)`, a fee larger than any edge.
     #[inline]
     pub fn fee_ratio(&self, px: Px, qty: Qty) -> (u128, u128) {
         let p = u128::from(px.0.min(Px::ONE.0));
@@ -101,8 +104,13 @@ impl FeeSchedule {
         let mut numerator = u128::from(qty.0) * u128::from(self.rate_ppm);
         let mut denominator: u128 = 10_000_000;
         for _ in 0..self.exponent {
-            numerator = numerator.saturating_mul(spread);
-            denominator = denominator.saturating_mul(100_000_000);
+            match (
+                numerator.checked_mul(spread),
+                denominator.checked_mul(100_000_000),
+            ) {
+                (Some(n), Some(d)) => (numerator, denominator) = (n, d),
+                _ => return (u128::MAX, 1),
+            }
         }
         (numerator, denominator)
     }
@@ -151,6 +159,12 @@ mod tests {
             fees.taker_fee(Px(5000), Qty::from_shares(10)),
             Usdc(156_250)
         );
+    }
+
+    #[test]
+    fn a_product_beyond_u128_charges_the_most_not_the_least() {
+        let fees = FeeSchedule::parse("1", "2", true).unwrap();
+        assert_eq!(fees.taker_fee(Px(5000), Qty(u64::MAX)), Usdc(i64::MAX));
     }
 
     #[test]

@@ -9,7 +9,7 @@
 
 use crate::domain::books::BookSet;
 use crate::domain::markets::Registry;
-use crate::domain::num::{AssetIdx, MarketIdx, Px, Qty, Side, Usdc};
+use crate::domain::num::{AssetIdx, EventIdx, MarketIdx, Px, Qty, Side, Usdc};
 use crate::domain::orders::notional_ceil;
 
 /// Per-asset holdings, cash and fees.
@@ -126,34 +126,66 @@ impl Positions {
         &self.held_markets
     }
 
-    /// `|yes − no|` of a binary market: the shares not covered by a complete pair. 0 for a
-    /// market without exactly two outcomes.
+    /// Shares of a market that no complete set covers. A Yes+No pair covers one share of each
+    /// (it merges for 1). In a neg-risk event, one Yes of every market is a complete set (worth
+    /// exactly 1) and so is one No of every market (worth N − 1), so what is left after pairs is
+    /// covered up to the event's smallest such remainder. Outside events: `|yes − no|`.
     pub fn unhedged(&self, reg: &Registry, market: MarketIdx) -> Qty {
-        match reg.market(market).assets[..] {
-            [yes, no] => {
-                let (y, n) = (self.shares(yes), self.shares(no));
-                Qty(y.0.abs_diff(n.0))
-            }
-            _ => Qty::ZERO,
-        }
+        let info = reg.market(market);
+        let [yes, no] = info.assets[..] else {
+            return Qty::ZERO;
+        };
+        let (y, n) = (self.shares(yes).0, self.shares(no).0);
+        let pairs = y.min(n);
+        let (yes_sets, no_sets) = info.event.map_or((0, 0), |e| self.event_sets(reg, e));
+        Qty((y - pairs).saturating_sub(yes_sets) + (n - pairs).saturating_sub(no_sets))
     }
 
-    /// The value of every holding: in a binary market, complete pairs at exactly 1 each (they
-    /// merge for 1) and the excess leg at its best bid, rounded down; in any other market every
-    /// asset at its best bid. A missing bid or a stale book values the shares at 0.
+    /// Complete Yes sets and complete No sets held across a neg-risk event, after each market's
+    /// Yes+No pairs.
+    fn event_sets(&self, reg: &Registry, event: EventIdx) -> (u64, u64) {
+        let (mut yes_sets, mut no_sets) = (u64::MAX, u64::MAX);
+        for &m in &reg.event(event).markets {
+            let [yes, no] = reg.market(m).assets[..] else {
+                return (0, 0);
+            };
+            let (y, n) = (self.shares(yes).0, self.shares(no).0);
+            let pairs = y.min(n);
+            yes_sets = yes_sets.min(y - pairs);
+            no_sets = no_sets.min(n - pairs);
+        }
+        (yes_sets, no_sets)
+    }
+
+    /// The value of every holding: complete Yes+No pairs at exactly 1 each (they merge for 1);
+    /// in a neg-risk event, complete Yes sets at 1 and complete No sets at N − 1 per set, shared
+    /// out over the event's markets; every other share at its best bid, rounded down. A missing
+    /// bid or a stale book values the shares at 0.
     pub fn mark_to_market(&self, reg: &Registry, books: &BookSet) -> Usdc {
         let mut total = 0i64;
         for &m in &self.held_markets {
-            let assets = &reg.market(m).assets;
-            let pairs = match assets[..] {
-                [yes, no] => self.shares(yes).min(self.shares(no)),
-                _ => Qty::ZERO,
+            let info = reg.market(m);
+            let [yes, no] = info.assets[..] else {
+                for &a in &info.assets {
+                    total = total.saturating_add(bid_value(books, a, self.shares(a)).0);
+                }
+                continue;
             };
-            total = total.saturating_add(i64::try_from(pairs.0).unwrap_or(i64::MAX));
-            for &a in assets {
-                let excess = Qty(self.shares(a).0 - pairs.0);
-                total = total.saturating_add(bid_value(books, a, excess).0);
-            }
+            let (y, n) = (self.shares(yes).0, self.shares(no).0);
+            let pairs = y.min(n);
+            let (yes_sets, no_sets) = info.event.map_or((0, 0), |e| self.event_sets(reg, e));
+            let event_markets = info.event.map_or(1, |e| reg.event(e).markets.len() as u64);
+            // Shares and USDC share the 1e-6 unit. Each market carries 1/N of a Yes set's payoff
+            // of 1 and (N − 1)/N of a No set's N − 1: over the event's N markets, a Yes set is
+            // worth 1 and a No set N − 1 (each share rounded down).
+            let covered = u128::from(pairs)
+                + u128::from(yes_sets) / u128::from(event_markets)
+                + u128::from(no_sets) * u128::from(event_markets - 1) / u128::from(event_markets);
+            total = total.saturating_add(i64::try_from(covered).unwrap_or(i64::MAX));
+            let yes_left = Qty(y - pairs - yes_sets.min(y - pairs));
+            let no_left = Qty(n - pairs - no_sets.min(n - pairs));
+            total = total.saturating_add(bid_value(books, yes, yes_left).0);
+            total = total.saturating_add(bid_value(books, no, no_left).0);
         }
         Usdc(total)
     }
@@ -195,7 +227,8 @@ pub(crate) mod tests {
     use crate::domain::markets::{EventSpec, MarketSpec};
 
     /// Two neg-risk binary markets in one event (assets 0,1 and 2,3), a standalone binary market
-    /// (assets 4,5) and one not accepting orders (assets 6,7), tick 0.01.
+    /// with a 5-share minimum order (assets 4,5) and one not accepting orders (assets 6,7), tick
+    /// 0.01.
     pub(crate) fn registry() -> Registry {
         let mut r = Registry::default();
         for (i, neg_risk, accepting_orders) in [
@@ -209,6 +242,7 @@ pub(crate) mod tests {
                 token_ids: vec![format!("{}", 10 + 2 * i), format!("{}", 11 + 2 * i)],
                 neg_risk,
                 accepting_orders,
+                min_order_size: Qty::from_shares(if i == 2 { 5 } else { 0 }),
                 ..MarketSpec::default()
             })
             .expect("a valid market");
@@ -309,6 +343,38 @@ pub(crate) mod tests {
         assert_eq!(p.pnl(&reg, &books), Usdc(6_220_000 - 6_201_000));
         quote(&mut books, 0, 2, None, Some(3_900));
         assert_eq!(p.mark_to_market(&reg, &books), Usdc(4_000_000), "no bid: 0");
+    }
+
+    #[test]
+    fn neg_risk_sets_are_hedged_and_marked_at_their_payoff() {
+        // Markets 0 (assets 0, 1) and 1 (assets 2, 3) form one two-market neg-risk event.
+        let reg = registry();
+        let books = BookSet::new(&reg);
+        let mut p = Positions::new(&reg);
+        // 10 Yes sets: one Yes of each market pays exactly 1.
+        fill(&mut p, 0, Side::Buy, 4_000, Qty::from_shares(10), 0);
+        assert_eq!(
+            p.unhedged(&reg, MarketIdx(0)),
+            Qty::from_shares(10),
+            "half a set"
+        );
+        fill(&mut p, 2, Side::Buy, 5_500, Qty::from_shares(10), 0);
+        assert_eq!(p.unhedged(&reg, MarketIdx(0)), Qty::ZERO);
+        assert_eq!(p.unhedged(&reg, MarketIdx(1)), Qty::ZERO);
+        assert_eq!(
+            p.mark_to_market(&reg, &books),
+            Usdc(10_000_000),
+            "10 sets × 1"
+        );
+        // 6 No sets on top (payoff N − 1 = 1 each), and 3 more No of market 0 alone.
+        fill(&mut p, 1, Side::Buy, 6_000, Qty::from_shares(9), 0);
+        fill(&mut p, 3, Side::Buy, 4_500, Qty::from_shares(6), 0);
+        // Market 0 holds 10 Yes + 9 No: 9 pairs, 1 Yes left (a Yes set with market 1's Yes
+        // needs market 1's Yes beyond its pairs: market 1 holds 10 Yes + 6 No = 6 pairs, 4 Yes).
+        assert_eq!(p.unhedged(&reg, MarketIdx(0)), Qty::ZERO);
+        assert_eq!(p.unhedged(&reg, MarketIdx(1)), Qty::from_shares(3));
+        // Stale books: 15 pairs at 1, one Yes set at 1, 3 Yes of market 1 at 0.
+        assert_eq!(p.mark_to_market(&reg, &books), Usdc(16_000_000));
     }
 
     #[test]

@@ -37,13 +37,16 @@ pub struct RiskLimits {
     /// the same asset and side, it would leave its binary market's `|yes − no|` above this and
     /// larger than now. Trading halts when a market's `|yes − no|` is above this.
     pub max_unhedged_shares: Qty,
-    /// Trading halts when a market has been unhedged (`|yes − no| > 0`, since the fill that made
-    /// it so) for longer than this.
+    /// Trading halts when a market has been unhedged (shares no complete pair or neg-risk set
+    /// covers, at least its minimum order size: smaller dust cannot be traded away) for longer
+    /// than this, since the fill that made it so.
     pub max_unhedged_age_ms: u64,
     /// Groups are refused, and trading halts, when the PnL since the start of the UTC day (the
     /// start of the run on its first day) is at or below minus this.
     pub daily_loss_limit: Usdc,
-    /// A group is refused if a leg's book last changed more than this long before `now_ms`.
+    /// A group is refused if a leg's book last changed more than this long before `now_ms`; 0
+    /// turns the check off. Quiet books are normal on Polymarket (nothing is sent while a book
+    /// does not change), so feed liveness is the feed's stall timeout, not this.
     pub max_book_age_ms: u64,
     /// The order rate budget: a token bucket holding at most this many orders, refilled at this
     /// many per `window_ms`; a group needs one token per leg. 0 refuses every group.
@@ -357,20 +360,31 @@ impl Risk {
         after > self.limits.max_unhedged_shares.0 && after > held.abs_diff(other)
     }
 
-    /// Starts or ends `market`'s unhedged spell after a fill at `ts_ms`. The per-market table is
-    /// sized to the registry on first use unless [`Risk::with_markets`] sized it already.
+    /// Starts or ends the unhedged spells a fill in `market` at `ts_ms` can change: the market's,
+    /// and in a neg-risk event every market of the event (complete sets span them all). A
+    /// remainder below the market's minimum order size is dust no order can trade: it starts no
+    /// spell. The table is sized to the registry on first use unless [`Risk::with_markets`] sized
+    /// it already.
     fn track_unhedged(&mut self, market: MarketIdx, ts_ms: u64, ctx: &RiskContext) {
         let markets = ctx.registry.markets().len();
         if self.unhedged_since.len() < markets {
             self.unhedged_since.resize(markets, None);
         }
-        let Some(since) = self.unhedged_since.get_mut(market.0 as usize) else {
-            return;
+        let info = ctx.registry.market(market);
+        let affected = match info.event {
+            Some(e) => &ctx.registry.event(e).markets[..],
+            None => std::slice::from_ref(&market),
         };
-        if ctx.positions.unhedged(ctx.registry, market).is_zero() {
-            *since = None;
-        } else {
-            since.get_or_insert(ts_ms);
+        for &m in affected {
+            let Some(since) = self.unhedged_since.get_mut(m.0 as usize) else {
+                continue;
+            };
+            let dust = ctx.registry.market(m).min_order_size.max(Qty(1));
+            if ctx.positions.unhedged(ctx.registry, m) < dust {
+                *since = None;
+            } else {
+                since.get_or_insert(ts_ms);
+            }
         }
     }
 
@@ -428,7 +442,7 @@ fn check_leg(
     if book.is_crossed() {
         return Err(RejectReason::CrossedBook);
     }
-    if ctx.now_ms.saturating_sub(book.last_ts_ms()) > max_book_age_ms {
+    if max_book_age_ms > 0 && ctx.now_ms.saturating_sub(book.last_ts_ms()) > max_book_age_ms {
         return Err(RejectReason::BookAge);
     }
     if leg.limit_px == Px::ZERO || leg.limit_px >= Px::ONE {
@@ -702,6 +716,12 @@ mod tests {
             Err(RejectReason::BookAge),
             "one fresh leg is not enough"
         );
+        let mut off = Risk::new(RiskLimits {
+            max_book_age_ms: 0,
+            ..limits()
+        });
+        w.now = T0 + 1_000_000;
+        assert_eq!(w.check(&mut off, &pair(1, 0, 1)), Ok(()), "0 turns it off");
     }
 
     #[test]
@@ -1049,6 +1069,38 @@ mod tests {
             vec![Intent::Halt {
                 reason: HaltReason::UnhedgedAge
             }]
+        );
+    }
+
+    #[test]
+    fn a_complete_neg_risk_set_is_hedged_and_dust_starts_no_spell() {
+        let mut w = World::new(64);
+        let mut risk = Risk::new(limits());
+        let mut out = Vec::new();
+        // Yes of both markets of the event: one complete set of 30, worth exactly 1 each.
+        w.filled(&mut risk, buy(1, 0, 4_000, 30), &mut out);
+        w.now = T0 + 1_000;
+        w.filled(&mut risk, buy(2, 2, 5_000, 30), &mut out);
+        w.now = T0 + 100_000;
+        risk.on_time(&w.ctx(), &mut out);
+        assert!(out.is_empty(), "a complete set is hedged: {out:?}");
+        // Market 2's minimum order is 5 shares: 4 unpaired shares cannot be traded away.
+        w.filled(&mut risk, buy(3, 4, 4_000, 4), &mut out);
+        w.now += 100_000;
+        risk.on_time(&w.ctx(), &mut out);
+        assert!(
+            out.is_empty(),
+            "dust below the minimum order starts no spell"
+        );
+        w.filled(&mut risk, buy(4, 4, 4_000, 1), &mut out);
+        w.now += 5_001;
+        risk.on_time(&w.ctx(), &mut out);
+        assert_eq!(
+            out,
+            vec![Intent::Halt {
+                reason: HaltReason::UnhedgedAge
+            }],
+            "5 unpaired shares are tradable, and too old"
         );
     }
 

@@ -96,14 +96,6 @@ struct Ledger {
 }
 
 impl Ledger {
-    fn eval(&self) -> EvalContext<'_> {
-        EvalContext {
-            registry: &self.registry,
-            books: &self.books,
-            now_ms: self.now_ms,
-        }
-    }
-
     fn risk(&self) -> RiskContext<'_> {
         RiskContext {
             registry: &self.registry,
@@ -119,16 +111,6 @@ impl Ledger {
         match self.registry.market(market).assets[..] {
             [yes, no] => self.positions.shares(yes).min(self.positions.shares(no)),
             _ => Qty::ZERO,
-        }
-    }
-
-    /// Enters the orders among `intents` into the order table.
-    fn record_placed(&mut self, intents: &[Intent]) {
-        for intent in intents {
-            if let Intent::Place(order) = intent {
-                let market = self.registry.asset(order.asset).market;
-                self.orders.on_place(order, market, self.now_ms);
-            }
         }
     }
 }
@@ -250,8 +232,9 @@ impl Core {
         });
     }
 
-    /// Runs one engine step with the risk gate over the current ledger, then enters the orders
-    /// it placed into the order table.
+    /// Runs one engine step behind the risk gate. A group the gate passes enters the order table
+    /// at once (the engine sends exactly the legs the gate saw), so the next group of the same
+    /// step is checked against it.
     fn run_engine(
         &mut self,
         out: &mut Outbox,
@@ -262,18 +245,37 @@ impl Core {
             &mut Vec<Intent>,
         ),
     ) {
-        let first = out.intents.len();
+        let Ledger {
+            registry,
+            books,
+            orders,
+            positions,
+            now_ms,
+        } = &mut self.ledger;
+        let (registry, books, positions, now_ms) = (&**registry, &*books, &*positions, *now_ms);
         let risk = &mut self.risk;
-        let ledger = &self.ledger;
-        let risk_ctx = ledger.risk();
-        let mut gate = |legs: &[PlaceOrder]| risk.check_group(legs, &risk_ctx).is_ok();
-        step(
-            &mut self.engine,
-            &ledger.eval(),
-            &mut gate,
-            &mut out.intents,
-        );
-        self.ledger.record_placed(&out.intents[first..]);
+        let mut gate = |legs: &[PlaceOrder]| {
+            let ctx = RiskContext {
+                registry,
+                books,
+                orders,
+                positions,
+                now_ms,
+            };
+            let passed = risk.check_group(legs, &ctx).is_ok();
+            if passed {
+                for leg in legs {
+                    orders.on_place(leg, registry.asset(leg.asset).market, now_ms);
+                }
+            }
+            passed
+        };
+        let ctx = EvalContext {
+            registry,
+            books,
+            now_ms,
+        };
+        step(&mut self.engine, &ctx, &mut gate, &mut out.intents);
     }
 
     /// Applies an operator command.
@@ -564,6 +566,56 @@ mod tests {
             2,
             "the window fires again once the legs are done"
         );
+    }
+
+    #[test]
+    fn a_group_the_gate_passed_counts_against_the_next_group_of_the_same_message() {
+        let mut registry = two_outcome_registry();
+        registry
+            .add_market(crate::domain::markets::MarketSpec {
+                condition_id: "0xbb".into(),
+                token_ids: vec!["3".into(), "4".into()],
+                min_order_size: Qty::from_shares(5),
+                ..Default::default()
+            })
+            .expect("a valid market");
+        let mut p = params();
+        p.risk.max_open_orders = 3;
+        let mut core = Core::new(Arc::new(registry), p);
+        let mut events = snapshots(1);
+        for e in snapshots(1) {
+            events.push(Event {
+                body: match e.body {
+                    EventBody::BookSnapshot { asset } => EventBody::BookSnapshot {
+                        asset: AssetIdx(asset.0 + 2),
+                    },
+                    EventBody::Level {
+                        asset,
+                        side,
+                        px,
+                        qty,
+                    } => EventBody::Level {
+                        asset: AssetIdx(asset.0 + 2),
+                        side,
+                        px,
+                        qty,
+                    },
+                    other => other,
+                },
+                ..e
+            });
+        }
+        assert!(feed(&mut core, &events).is_empty());
+        // One message opens a window in both markets: two groups of two legs, room for three.
+        let both = [
+            level(2, YES, Side::Sell, 3800, 20),
+            level(2, AssetIdx(2), Side::Sell, 3800, 20),
+            Event::new(2, EventBody::MessageEnd),
+        ];
+        let legs = places(&feed(&mut core, &both));
+        assert_eq!(legs.len(), 2, "only the first group fits: {legs:?}");
+        assert_eq!(core.orders().open_count(), 2);
+        assert_eq!(core.strategy_counters().gate_refusals, 1);
     }
 
     #[test]

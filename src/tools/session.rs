@@ -44,6 +44,7 @@ pub fn pipeline_config(
             strategy_core: pipeline.pinning.strategy_core,
             feed_core: pipeline.pinning.feed_cores.first().copied(),
             execution_core: pipeline.pinning.execution_core,
+            execution_idle: pipeline.idle,
         },
         latency_snapshots,
         core: settings.core_params(),
