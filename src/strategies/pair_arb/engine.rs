@@ -11,7 +11,9 @@
 //! market), so skips happen only if execution loses terminal reports.
 //!
 //! Requotes cancel first and place the replacement only when the cancel's `Done` arrives, so a
-//! side never has two live quotes (both could otherwise fill).
+//! side never has two live quotes (both could otherwise fill). A leg order (take or unwind)
+//! likewise waits until the market's quotes are cancelled and done, so it can never trade with
+//! our own resting bid.
 
 use crate::domain::books::BookSet;
 use crate::domain::intents::{ClientId, ExecKind, ExecReport, GroupId, Intent, PlaceOrder, Tif};
@@ -360,11 +362,17 @@ impl PairArbEngine {
                 if quote.id == Some(slot.id) {
                     *quote = Quote::default();
                 }
+                self.run_leg_policy(m, ctx, gate, out);
                 if self.params.maker && !self.halted {
                     self.update_quotes(m, ctx, gate, out);
                 }
             }
-            Owner::Leg(m) => self.markets[m.0 as usize].leg_order = None,
+            Owner::Leg(m) => {
+                self.markets[m.0 as usize].leg_order = None;
+                if self.params.maker && !self.halted {
+                    self.update_quotes(m, ctx, gate, out);
+                }
+            }
         }
     }
 
@@ -623,6 +631,16 @@ impl PairArbEngine {
             LegAction::Take { asset, px, qty } => (asset, Side::Buy, px, qty),
             LegAction::Unwind { asset, px, qty } => (asset, Side::Sell, px, qty),
         };
+        // Our own quotes go first: an unwind sold at the best bid could otherwise trade with
+        // our own resting bid. The leg order waits for their cancels to be done.
+        if self.markets[m.0 as usize]
+            .quotes
+            .iter()
+            .any(|q| q.id.is_some())
+        {
+            self.cancel_quotes(m, out);
+            return;
+        }
         self.group.clear();
         self.group.push(PlaceOrder {
             client_id: ClientId(0),
@@ -641,7 +659,6 @@ impl PairArbEngine {
                 Side::Buy => self.counters.leg_takes += 1,
                 Side::Sell => self.counters.leg_unwinds += 1,
             }
-            self.cancel_quotes(m, out);
         }
     }
 }
@@ -1030,18 +1047,21 @@ mod tests {
         let (mut h, [yes, no]) = quoting();
         // YES filled at 0.45; NO asks 0.46: 1 − 0.45 − 0.46 leaves 0.09 a share.
         let out = h.fill(yes, 4500, 10);
-        let placed = places(&out);
+        assert!(places(&out).is_empty(), "our quotes are pulled first");
+        assert_eq!(cancels(&out), vec![yes, no]);
+        assert!(
+            places(&h.report(yes, ExecKind::Done)).is_empty(),
+            "NO still rests"
+        );
+        let placed = places(&h.report(no, ExecKind::Done));
         assert_eq!(placed.len(), 1);
         let take = placed[0];
         assert_eq!((take.asset, take.side, take.tif), (NO, Side::Buy, Tif::Fak));
         assert_eq!((take.limit_px, take.size), (Px(4600), Qty::from_shares(10)));
-        assert_eq!(cancels(&out), vec![yes, no]);
         assert_eq!(h.engine.counters().leg_takes, 1);
         h.fill(take.client_id, 4600, 10);
         assert_eq!(h.engine.counters().pairs_completed, Qty::from_shares(10));
-        h.report(take.client_id, ExecKind::Done);
-        h.report(yes, ExecKind::Done);
-        let requote = places(&h.report(no, ExecKind::Done));
+        let requote = places(&h.report(take.client_id, ExecKind::Done));
         assert_eq!(requote.len(), 2, "hedged and flat again: quote both sides");
     }
 
@@ -1063,14 +1083,16 @@ mod tests {
         assert!(h.end(&[]).is_empty());
         h.now = 100 + timeout;
         let out = h.end(&[]);
-        let unwind = places(&out);
+        assert!(places(&out).is_empty(), "our quotes are pulled first");
+        assert_eq!(cancels(&out), vec![yes, no]);
+        assert!(places(&h.report(yes, ExecKind::Done)).is_empty());
+        let unwind = places(&h.report(no, ExecKind::Done));
         assert_eq!(unwind.len(), 1);
         assert_eq!((unwind[0].asset, unwind[0].side), (YES, Side::Sell));
         assert_eq!(
             (unwind[0].limit_px, unwind[0].size),
             (Px(4500), Qty::from_shares(6))
         );
-        assert_eq!(cancels(&out), vec![yes, no]);
         assert!(h.end(&[]).is_empty(), "one leg order at a time");
         assert_eq!(h.engine.counters().leg_unwinds, 1);
     }
