@@ -30,7 +30,8 @@ struct Skipped {
     reason: String,
 }
 
-/// Evaluates every market and complete neg-risk event of the snapshot.
+/// Evaluates every market and complete neg-risk event of the snapshot. A skip names the market's
+/// condition id, or for a neg-risk event its markets' condition ids joined by commas.
 pub fn evaluate(markets: &Path, books: &Path, params: &MathParams) -> Result<Value, InputError> {
     let input = |file: &Path, problem: String| InputError {
         file: file.to_owned(),
@@ -42,13 +43,11 @@ pub fn evaluate(markets: &Path, books: &Path, params: &MathParams) -> Result<Val
     let loaded = gamma::build_registry(&gamma_events, &[]);
     let registry = &loaded.registry;
     let text = std::fs::read(books).map_err(|e| input(books, e.to_string()))?;
+    books_shape(&text).map_err(|problem| input(books, problem))?;
     let mut events = Vec::new();
     MarketDecoder::new()
         .decode(&text, registry, &mut events)
         .map_err(|e| input(books, format!("not a /books response: {e}")))?;
-    if !text.trim_ascii_start().starts_with(b"[") {
-        return Err(input(books, "expected a JSON array of books".into()));
-    }
     let mut set = BookSet::new(registry);
     let mut in_file = vec![false; registry.asset_count()];
     let mut resync = Vec::new();
@@ -114,19 +113,20 @@ pub fn evaluate(markets: &Path, books: &Path, params: &MathParams) -> Result<Val
     for i in 0..registry.events().len() {
         let e = EventIdx(i as u32);
         let info = registry.event(e);
-        let conditions: Vec<&str> = info
+        let conditions = info
             .markets
             .iter()
             .map(|&m| registry.market(m).condition_id.as_str())
-            .collect();
+            .collect::<Vec<_>>()
+            .join(",");
         let missing = info
             .markets
             .iter()
-            .find_map(|&m| missing_book(&registry.market(m).assets).map(|a| (m, a)));
-        if let Some((m, asset)) = missing {
+            .find_map(|&m| missing_book(&registry.market(m).assets));
+        if let Some(asset) = missing {
             skipped.push(Skipped {
                 event: info.id.clone(),
-                market: registry.market(m).condition_id.clone(),
+                market: conditions,
                 reason: format!(
                     "missing_book (no book for token {})",
                     registry.asset(asset).token_id
@@ -144,7 +144,7 @@ pub fn evaluate(markets: &Path, books: &Path, params: &MathParams) -> Result<Val
                     &info.markets,
                 )),
                 Ok(None) => {}
-                Err(skip) => push_skip(&mut skipped, &info.id, &conditions.join(","), skip),
+                Err(skip) => push_skip(&mut skipped, &info.id, &conditions, skip),
             }
         }
     }
@@ -155,6 +155,23 @@ pub fn evaluate(markets: &Path, books: &Path, params: &MathParams) -> Result<Val
             .map(|s| json!({"event": s.event, "market": s.market, "reason": s.reason}))
             .collect::<Vec<_>>(),
     }))
+}
+
+/// Checks that a `/books` file is a JSON array whose every entry is a book, so that another
+/// document (a Gamma response, a `price_change` capture) is refused instead of reading as no books.
+fn books_shape(text: &[u8]) -> Result<(), String> {
+    let value: Value = serde_json::from_slice(text).map_err(|e| format!("not valid JSON: {e}"))?;
+    let entries = value.as_array().ok_or("expected a JSON array of books")?;
+    match entries.iter().position(|b| {
+        ["asset_id", "bids", "asks"]
+            .iter()
+            .any(|k| b.get(k).is_none())
+    }) {
+        Some(i) => Err(format!(
+            "entry #{i} is not a book (asset_id, bids and asks)"
+        )),
+        None => Ok(()),
+    }
 }
 
 /// Records a skip once per market and reason (the buy and sell evaluations often agree).
