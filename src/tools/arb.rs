@@ -30,6 +30,20 @@ struct Skipped {
     reason: String,
 }
 
+impl Skipped {
+    /// `market` (one condition id, or an event's, comma-separated) lacks `asset`'s book.
+    fn missing_book(registry: &Registry, event: String, market: &str, asset: AssetIdx) -> Skipped {
+        Skipped {
+            event,
+            market: market.to_owned(),
+            reason: format!(
+                "missing_book (no book for token {})",
+                registry.asset(asset).token_id
+            ),
+        }
+    }
+}
+
 /// Evaluates every market and complete neg-risk event of the snapshot. A skip names the market's
 /// condition id, or for a neg-risk event its markets' condition ids joined by commas.
 pub fn evaluate(markets: &Path, books: &Path, params: &MathParams) -> Result<Value, InputError> {
@@ -52,14 +66,18 @@ pub fn evaluate(markets: &Path, books: &Path, params: &MathParams) -> Result<Val
     let mut in_file = vec![false; registry.asset_count()];
     let mut resync = Vec::new();
     let mut touched = Vec::with_capacity(1);
+    // Applied as the core applies a stream: each book object is one message.
     for event in &events {
         if let EventBody::BookSnapshot { asset } = event.body {
             in_file[asset.0 as usize] = true;
         }
-        if let Some(asset) = set.apply(event, &mut resync) {
-            touched.clear();
-            touched.push(asset);
+        if let EventBody::MessageEnd = event.body {
             set.end_message(&touched, &mut resync);
+            touched.clear();
+        } else if let Some(asset) = set.apply(event, &mut resync)
+            && !touched.contains(&asset)
+        {
+            touched.push(asset);
         }
     }
     let missing_book =
@@ -92,14 +110,12 @@ pub fn evaluate(markets: &Path, books: &Path, params: &MathParams) -> Result<Val
         let info = registry.market(m);
         let event = event_of(m);
         if let Some(asset) = missing_book(&info.assets) {
-            skipped.push(Skipped {
+            skipped.push(Skipped::missing_book(
+                registry,
                 event,
-                market: info.condition_id.clone(),
-                reason: format!(
-                    "missing_book (no book for token {})",
-                    registry.asset(asset).token_id
-                ),
-            });
+                &info.condition_id,
+                asset,
+            ));
             continue;
         }
         for eval in [math::binary_buy_both, math::binary_sell_both] {
@@ -124,14 +140,12 @@ pub fn evaluate(markets: &Path, books: &Path, params: &MathParams) -> Result<Val
             .iter()
             .find_map(|&m| missing_book(&registry.market(m).assets));
         if let Some(asset) = missing {
-            skipped.push(Skipped {
-                event: info.id.clone(),
-                market: conditions,
-                reason: format!(
-                    "missing_book (no book for token {})",
-                    registry.asset(asset).token_id
-                ),
-            });
+            skipped.push(Skipped::missing_book(
+                registry,
+                info.id.clone(),
+                &conditions,
+                asset,
+            ));
             continue;
         }
         for eval in [math::negrisk_yes_sum, math::negrisk_no_sum] {
