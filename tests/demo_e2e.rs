@@ -100,6 +100,13 @@ fn pair_arb_windows_become_intents_and_the_augmented_event_is_skipped() {
     );
     assert_eq!(r["risk"]["halts"], 0, "{r}");
     assert_eq!(r["books"]["mismatches"], 0, "{r}");
+    assert!(
+        r["feeds"]["polymarket_market"]["fee_changes"]
+            .as_u64()
+            .unwrap()
+            >= 1,
+        "the venue's fee rise reaches the core: {r}"
+    );
 }
 
 #[test]

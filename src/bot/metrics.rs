@@ -38,6 +38,8 @@ pub struct FeedCounters {
     pub pongs: AtomicU64,
     /// Snapshots requested over REST because the WebSocket did not bring them in time.
     pub backfills: AtomicU64,
+    /// Fee schedule changes found by the market parameters refresh and handed to the core.
+    pub fee_changes: AtomicU64,
 }
 
 impl FeedCounters {
@@ -52,7 +54,7 @@ impl FeedCounters {
     }
 
     /// Every counter with its metric name (without prefix and `_total`) and help text.
-    fn fields(&self) -> [(&'static str, &'static str, &AtomicU64); 10] {
+    fn fields(&self) -> [(&'static str, &'static str, &AtomicU64); 11] {
         [
             ("frames", "Websocket frames read.", &self.frames),
             ("events", "Events pushed to the ring.", &self.events),
@@ -83,6 +85,11 @@ impl FeedCounters {
                 "backfills",
                 "Snapshots requested over REST because the websocket did not bring them in time.",
                 &self.backfills,
+            ),
+            (
+                "fee_changes",
+                "Fee schedule changes handed to the core.",
+                &self.fee_changes,
             ),
         ]
     }
@@ -385,10 +392,10 @@ mod tests {
             assert!(lines.contains(&expected), "missing {expected:?} in\n{text}");
         }
         let samples = lines.iter().filter(|l| !l.starts_with('#')).count();
-        assert_eq!(samples, 10 * 2 + 1 + Segment::ALL.len() * 6);
+        assert_eq!(samples, 11 * 2 + 1 + Segment::ALL.len() * 6);
         assert_eq!(
             lines.iter().filter(|l| l.starts_with("# TYPE")).count(),
-            10 + 2
+            11 + 2
         );
     }
 

@@ -148,6 +148,8 @@ pub struct PipelineConfig {
     pub latency_snapshots: Option<LatencySender>,
     /// What the core trades with.
     pub core: CoreParams,
+    /// How often the backfill thread re-reads market parameters for fee changes; zero: never.
+    pub metadata_refresh: Duration,
 }
 
 impl Pipeline {
@@ -199,6 +201,7 @@ impl Pipeline {
             counters: metrics.market_feed.clone(),
             clock: clock.clone(),
             ring_full_spin: config.feed.ring_full_spin,
+            metadata_refresh: config.metadata_refresh,
         };
         let pin_to = |core: Option<usize>| {
             let id = core.and_then(|c| cores.iter().copied().find(|id| id.id == c));

@@ -238,6 +238,10 @@ pub struct MarketFeedSettings {
     pub snapshot_timeout: Duration,
     /// Delay between reconnection attempts.
     pub reconnect_backoff: BackoffSettings,
+    /// How often to re-read every market's parameters (`/clob-markets`) for fee changes; `0s`
+    /// turns it off.
+    #[serde(with = "humantime_str")]
+    pub metadata_refresh: Duration,
 }
 
 /// Jittered exponential backoff.

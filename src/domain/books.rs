@@ -203,7 +203,7 @@ impl BookSet {
                 Some(asset)
             }
             EventBody::LastTrade { asset, .. } => Some(asset),
-            EventBody::NewMarket | EventBody::MessageEnd => None,
+            EventBody::NewMarket | EventBody::FeeChange { .. } | EventBody::MessageEnd => None,
         }
     }
 

@@ -4,7 +4,8 @@
 //! event as it comes and evaluates strategies only at `MessageEnd`, never on a half-applied
 //! message. Events are `Copy` and hold no heap data, so a ring slot is all they need.
 
-use crate::domain::num::AssetIdx;
+use crate::domain::fees::FeeSchedule;
+use crate::domain::num::{AssetIdx, MarketIdx};
 use crate::domain::num::{Px, Qty, Side};
 
 /// Why an asset's book can no longer be trusted until a fresh snapshot arrives.
@@ -83,6 +84,14 @@ pub enum EventBody {
     },
     /// The venue announced a market this run does not trade (counted, not applied).
     NewMarket,
+    /// A market's fee schedule changed (seen by the metadata refresh): every later decision
+    /// prices its fills with the new schedule.
+    FeeChange {
+        /// The market.
+        market: MarketIdx,
+        /// Its new schedule.
+        fees: FeeSchedule,
+    },
     /// The asset's book must be treated as unknown until its next snapshot.
     Stale {
         /// The asset.

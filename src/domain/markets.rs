@@ -48,6 +48,9 @@ pub enum RegistryError {
         /// The offending schedule.
         fees: FeeSchedule,
     },
+    /// A market index the registry does not hold.
+    #[error("market index {0} is not registered")]
+    UnknownMarket(u32),
     /// A neg-risk event that cannot be registered as described.
     #[error("event {event}: {problem}")]
     BadEvent {
@@ -159,6 +162,11 @@ pub struct EventSpec {
 /// What the registry knows about one neg-risk event.
 pub type EventInfo = EventSpec;
 
+/// Whether the exact fee arithmetic can hold `fees`: a rate of at most 1, exponent at most 2.
+fn fees_in_range(fees: &FeeSchedule) -> bool {
+    fees.exponent <= crate::domain::fees::MAX_EXPONENT && fees.rate_ppm <= Usdc::ONE as u32
+}
+
 /// The tick sizes the venue uses, in 1e-4 units.
 pub const VALID_TICKS: [u16; 6] = [1000, 100, 50, 25, 10, 1];
 
@@ -214,9 +222,7 @@ impl Registry {
                 tick: spec.tick,
             });
         }
-        if spec.fees.exponent > crate::domain::fees::MAX_EXPONENT
-            || spec.fees.rate_ppm > Usdc::ONE as u32
-        {
+        if !fees_in_range(&spec.fees) {
             return Err(RegistryError::BadFees {
                 market: spec.condition_id,
                 fees: spec.fees,
@@ -342,6 +348,28 @@ impl Registry {
         &self.events
     }
 
+    /// Replaces a market's fee schedule (the venue changed it), or explains why it cannot.
+    pub fn set_fees(&mut self, market: MarketIdx, fees: FeeSchedule) -> Result<(), RegistryError> {
+        let Some(info) = self.markets.get_mut(market.0 as usize) else {
+            return Err(RegistryError::UnknownMarket(market.0));
+        };
+        if !fees_in_range(&fees) {
+            return Err(RegistryError::BadFees {
+                market: info.condition_id.clone(),
+                fees,
+            });
+        }
+        info.fees = fees;
+        Ok(())
+    }
+
+    /// Stops trading a market: it is treated as not accepting orders from now on.
+    pub fn suspend(&mut self, market: MarketIdx) {
+        if let Some(info) = self.markets.get_mut(market.0 as usize) {
+            info.accepting_orders = false;
+        }
+    }
+
     /// The market with this condition id, if registered.
     pub fn market_by_condition(&self, condition_id: &str) -> Option<MarketIdx> {
         self.markets
@@ -428,5 +456,28 @@ mod tests {
             Err(RegistryError::BadFees { .. })
         ));
         assert_eq!(r.asset_count(), 2, "a refused market leaves nothing behind");
+        let aa = MarketIdx(0);
+        let fees = FeeSchedule::parse("0.05", "2", false).unwrap();
+        assert_eq!(r.set_fees(aa, fees), Ok(()));
+        assert_eq!(r.market(aa).fees, fees);
+        let steep = FeeSchedule {
+            exponent: 3,
+            ..fees
+        };
+        assert!(matches!(
+            r.set_fees(aa, steep),
+            Err(RegistryError::BadFees { .. })
+        ));
+        assert_eq!(
+            r.market(aa).fees,
+            fees,
+            "a refused schedule changes nothing"
+        );
+        assert_eq!(
+            r.set_fees(MarketIdx(9), fees),
+            Err(RegistryError::UnknownMarket(9))
+        );
+        r.suspend(aa);
+        assert!(!r.market(aa).tradable());
     }
 }

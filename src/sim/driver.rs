@@ -80,6 +80,7 @@ impl Driver {
                 pace.wait(step);
             }
             self.windows_at(step, &mut schedule);
+            self.fee_changes_at(step);
             {
                 let mut state = self.hub.lock();
                 let frame = self.dynamics.step(&mut state.world);
@@ -127,6 +128,22 @@ impl Driver {
             }
         };
         frames.iter().for_each(|f| state.publish(f));
+    }
+
+    /// Applies the fee changes scripted for `step` to the listed markets.
+    fn fee_changes_at(&self, step: u64) {
+        let changes = self
+            .scenario
+            .fee_changes
+            .iter()
+            .filter(|c| c.at_step == step);
+        for change in changes {
+            self.hub.lock().world.markets[change.market].spec.fees = change.fees.0;
+            self.hub
+                .counters
+                .fee_changes
+                .fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// Closes the windows due at `step`, then opens those starting there, publishing both.

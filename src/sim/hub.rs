@@ -62,6 +62,8 @@ pub struct Counters {
     pub faults: [AtomicU64; FaultKind::ALL.len()],
     /// Arbitrage windows opened.
     pub windows_opened: AtomicU64,
+    /// Fee schedule changes applied.
+    pub fee_changes: AtomicU64,
     /// Arbitrage windows consumed by a competing taker.
     pub windows_closed: AtomicU64,
 }

@@ -114,6 +114,8 @@ pub struct VenueStats {
     pub windows_opened: u64,
     /// Arbitrage windows consumed by a competing taker.
     pub windows_closed: u64,
+    /// Fee schedule changes applied.
+    pub fee_changes: u64,
 }
 
 /// A running venue. Dropping it shuts it down.
@@ -237,6 +239,7 @@ impl Venue {
                 tick_size_change: fault(FaultKind::TickSizeChange),
             },
             windows_opened: c.windows_opened.load(Ordering::Relaxed),
+            fee_changes: c.fee_changes.load(Ordering::Relaxed),
             windows_closed: c.windows_closed.load(Ordering::Relaxed),
         }
     }

@@ -48,6 +48,22 @@ pub struct Scenario {
     /// Arbitrage windows opened at given steps (empty outside pair-arbitrage scenarios).
     #[serde(default)]
     pub windows: Vec<WindowSpec>,
+    /// Fee schedules the venue changes at given steps (served by `/clob-markets` and `/events`
+    /// from then on; the market channel says nothing, as on the real venue).
+    #[serde(default)]
+    pub fee_changes: Vec<FeeChangeSpec>,
+}
+
+/// One scripted fee schedule change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeeChangeSpec {
+    /// The step before which the change takes effect.
+    pub at_step: u64,
+    /// The market's index in universe order.
+    pub market: usize,
+    /// Its new schedule.
+    pub fees: Fees,
 }
 
 /// The markets the venue lists.
@@ -391,6 +407,9 @@ impl Scenario {
         for fault in &mut self.faults {
             fault.step = scale(fault.step);
         }
+        for change in &mut self.fee_changes {
+            change.at_step = scale(change.at_step).max(1);
+        }
         for window in &mut self.windows {
             let open = scale(window.at_step).max(1);
             let close = scale(window.close_step()).max(open + 1);
@@ -470,6 +489,21 @@ impl Scenario {
         }
         if d.checkpoint_every == 0 {
             return Err("dynamics.checkpoint_every must be at least 1".into());
+        }
+        for (i, change) in self.fee_changes.iter().enumerate() {
+            if !(1..=d.steps).contains(&change.at_step) {
+                return Err(format!(
+                    "fee_changes[{i}].at_step: {} is outside the run's steps 1..={}",
+                    change.at_step, d.steps
+                ));
+            }
+            if change.market >= self.market_count() {
+                return Err(format!(
+                    "fee_changes[{i}].market: {} is not a market index (the universe lists {})",
+                    change.market,
+                    self.market_count()
+                ));
+            }
         }
         if !(1..=MAX_LEVELS).contains(&d.levels_per_side) {
             return Err(format!(

@@ -426,6 +426,9 @@ mod tests {
         assert!(opportunities(&w).is_empty());
         for step in 1..=scenario.dynamics.steps {
             let (frames, change) = schedule.at(&mut w, step);
+            for c in scenario.fee_changes.iter().filter(|c| c.at_step == step) {
+                w.markets[c.market].spec.fees = c.fees.0;
+            }
             totals.opened += change.opened;
             totals.closed += change.closed;
             for f in &frames {
@@ -480,8 +483,8 @@ mod tests {
         fee_windows.sort();
         assert_eq!(
             fee_windows,
-            [false, true],
-            "one fee window below its fees, one above"
+            [false, false, true],
+            "one fee window above its fees; one below them, and one below after the fee rise"
         );
     }
 }

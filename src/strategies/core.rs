@@ -70,6 +70,10 @@ pub struct CoreCounters {
     pub new_markets: u64,
     /// Execution reports applied.
     pub reports: u64,
+    /// Fee schedule changes applied.
+    pub fee_changes: u64,
+    /// Fee schedules the exact arithmetic cannot hold: the market is suspended (fail closed).
+    pub bad_fee_changes: u64,
 }
 
 /// What the core trades with.
@@ -87,7 +91,8 @@ const ORDER_SLOTS: usize = 4096;
 /// What the strategies and the risk gate read: the universe, the books, orders, positions and
 /// the core's clock.
 struct Ledger {
-    registry: Arc<Registry>,
+    /// The core's own copy: venue changes (fees) are applied to it in event order.
+    registry: Registry,
     books: BookSet,
     orders: Orders,
     positions: Positions,
@@ -130,7 +135,8 @@ pub struct Core {
 }
 
 impl Core {
-    /// A core for a fixed universe; every allocation it will need is made here.
+    /// A core for a fixed universe (it keeps its own copy of the registry, to apply venue
+    /// changes such as fees in event order); every allocation it will need is made here.
     pub fn new(registry: Arc<Registry>, params: CoreParams) -> Core {
         let n = registry.asset_count();
         let m = registry.markets().len();
@@ -147,7 +153,7 @@ impl Core {
                 orders: Orders::with_capacity(ORDER_SLOTS),
                 positions: Positions::new(&registry),
                 now_ms: 0,
-                registry,
+                registry: Registry::clone(&registry),
             },
         }
     }
@@ -160,6 +166,15 @@ impl Core {
         match event.body {
             EventBody::MessageEnd => self.end_message(out),
             EventBody::NewMarket => self.counters.new_markets += 1,
+            EventBody::FeeChange { market, fees } => {
+                let registry = &mut self.ledger.registry;
+                if registry.set_fees(market, fees).is_ok() {
+                    self.counters.fee_changes += 1;
+                } else {
+                    registry.suspend(market);
+                    self.counters.bad_fee_changes += 1;
+                }
+            }
             _ => {
                 if let Some(asset) = self.ledger.books.apply(event, &mut out.resync) {
                     let flag = &mut self.touched_flag[asset.0 as usize];
@@ -252,7 +267,7 @@ impl Core {
             positions,
             now_ms,
         } = &mut self.ledger;
-        let (registry, books, positions, now_ms) = (&**registry, &*books, &*positions, *now_ms);
+        let (registry, books, positions, now_ms) = (&*registry, &*books, &*positions, *now_ms);
         let risk = &mut self.risk;
         let mut gate = |legs: &[PlaceOrder]| {
             let ctx = RiskContext {
@@ -616,6 +631,50 @@ mod tests {
         assert_eq!(legs.len(), 2, "only the first group fits: {legs:?}");
         assert_eq!(core.orders().open_count(), 2);
         assert_eq!(core.strategy_counters().gate_refusals, 1);
+    }
+
+    #[test]
+    fn a_fee_change_reprices_every_later_decision() {
+        use crate::domain::fees::FeeSchedule;
+        let change = |ts, fees| {
+            Event::new(
+                ts,
+                EventBody::FeeChange {
+                    market: MarketIdx(0),
+                    fees,
+                },
+            )
+        };
+        let mut core = core();
+        feed(&mut core, &snapshots(1));
+        // Taker fees of 0.10 × p(1 − p): 0.02356 + 0.024 a pair eat the 0.02 gap.
+        let steep = FeeSchedule::parse("0.1", "1", true).unwrap();
+        feed(
+            &mut core,
+            &[change(2, steep), Event::new(2, EventBody::MessageEnd)],
+        );
+        assert_eq!(core.registry().market(MarketIdx(0)).fees, steep);
+        assert!(places(&feed(&mut core, &window(3))).is_empty());
+        feed(&mut core, &[change(4, FeeSchedule::FREE)]);
+        assert_eq!(
+            places(&feed(&mut core, &window(5))).len(),
+            2,
+            "fee-free again"
+        );
+        assert_eq!(core.counters().fee_changes, 2);
+
+        let mut core = super::tests::core();
+        feed(&mut core, &snapshots(1));
+        let unusable = FeeSchedule {
+            exponent: 3,
+            ..steep
+        };
+        feed(&mut core, &[change(2, unusable)]);
+        assert_eq!(core.counters().bad_fee_changes, 1);
+        assert!(
+            places(&feed(&mut core, &window(3))).is_empty(),
+            "unknown fees suspend the market"
+        );
     }
 
     #[test]

@@ -84,6 +84,7 @@ pub fn build(
                 "stalls": get(&feed.stalls),
                 "ring_full": get(&feed.ring_full),
                 "backfills": get(&feed.backfills),
+                "fee_changes": get(&feed.fee_changes),
                 "pongs": get(&feed.pongs),
             }
         },

@@ -48,6 +48,7 @@ pub fn pipeline_config(
         },
         latency_snapshots,
         core: settings.core_params(),
+        metadata_refresh: feed.metadata_refresh,
     })
 }
 

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam::channel::{Receiver, RecvTimeoutError};
 use serde_json::Value;
@@ -13,10 +13,10 @@ use crate::adapters::polymarket::decode::MarketDecoder;
 use crate::adapters::polymarket::ws_market::RingWriter;
 use crate::bot::clock::Clock;
 use crate::bot::metrics::FeedCounters;
-use crate::domain::events::Event;
+use crate::domain::events::{Event, EventBody};
 use crate::domain::fees::FeeSchedule;
 use crate::domain::markets::{MarketSpec, Registry};
-use crate::domain::num::{AssetIdx, Px, Qty};
+use crate::domain::num::{AssetIdx, MarketIdx, Px, Qty};
 
 /// Why a REST call failed.
 #[derive(Debug, thiserror::Error)]
@@ -169,6 +169,9 @@ pub struct Backfill {
     pub clock: Clock,
     /// How long to keep retrying a push into a full ring.
     pub ring_full_spin: Duration,
+    /// How often to re-read every market's parameters (`/clob-markets`) and hand fee changes to
+    /// the core; zero: never.
+    pub metadata_refresh: Duration,
 }
 
 impl Backfill {
@@ -180,7 +183,13 @@ impl Backfill {
         let mut batch: Vec<AssetIdx> = Vec::new();
         let mut events: Vec<Event> = Vec::with_capacity(4096);
         let mut undelivered = Vec::new();
+        let mut fees: Vec<FeeSchedule> = self.registry.markets().iter().map(|m| m.fees).collect();
+        let mut next_refresh = Instant::now() + self.metadata_refresh;
         while !stop.load(Ordering::Relaxed) {
+            if !self.metadata_refresh.is_zero() && Instant::now() >= next_refresh {
+                self.refresh_fees(&agent, &mut fees);
+                next_refresh = Instant::now() + self.metadata_refresh;
+            }
             match self.requests.recv_timeout(Duration::from_millis(50)) {
                 Ok(asset) => batch.push(asset),
                 Err(RecvTimeoutError::Timeout) => continue,
@@ -212,6 +221,52 @@ impl Backfill {
                 Err(e) => tracing::warn!(error = %e, assets = batch.len(), "book backfill failed"),
             }
             batch.clear();
+        }
+    }
+
+    /// Re-reads every market's parameters and hands each fee schedule that differs from what the
+    /// core was last given to the core, as a one-event message. A change the ring cannot take is
+    /// offered again at the next refresh; a failed read is logged and retried then too.
+    fn refresh_fees(&mut self, agent: &ureq::Agent, delivered: &mut [FeeSchedule]) {
+        let ids: Vec<String> = self
+            .registry
+            .markets()
+            .iter()
+            .map(|m| m.condition_id.clone())
+            .collect();
+        let specs = match fetch_markets(agent, &self.rest_url, &ids) {
+            Ok(specs) => specs,
+            Err(e) => {
+                tracing::warn!(error = %e, "market parameters refresh failed");
+                return;
+            }
+        };
+        for (i, spec) in specs.iter().enumerate() {
+            if spec.fees == delivered[i] {
+                continue;
+            }
+            let t_rx = self.clock.raw();
+            let mut message = [
+                Event::new(
+                    0,
+                    EventBody::FeeChange {
+                        market: MarketIdx(i as u32),
+                        fees: spec.fees,
+                    },
+                ),
+                Event::new(0, EventBody::MessageEnd),
+            ];
+            message.iter_mut().for_each(|e| e.t_rx = t_rx);
+            if self.ring.publish(
+                &mut message,
+                &self.clock,
+                self.ring_full_spin,
+                &self.counters,
+            ) {
+                tracing::info!(market = %spec.condition_id, fees = %spec.fees, "fee schedule changed");
+                FeedCounters::inc(&self.counters.fee_changes);
+                delivered[i] = spec.fees;
+            }
         }
     }
 }

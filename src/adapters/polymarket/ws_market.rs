@@ -440,7 +440,7 @@ pub fn event_asset(body: &EventBody) -> Option<AssetIdx> {
         | EventBody::BestBidAsk { asset, .. }
         | EventBody::Resolved { asset, .. }
         | EventBody::Stale { asset, .. } => Some(asset),
-        EventBody::NewMarket | EventBody::MessageEnd => None,
+        EventBody::NewMarket | EventBody::FeeChange { .. } | EventBody::MessageEnd => None,
     }
 }
 
