@@ -54,8 +54,6 @@ pub const MAX_LEGS: usize = u8::MAX as usize;
 const VALUE_PER_PX: i128 = 10i128.pow(18);
 /// Value units per 1e-6 USDC.
 const VALUE_PER_USDC_UNIT: i128 = 10i128.pow(16);
-/// Value units per 1e-5 USDC (the unit of `fee_ratio`).
-const VALUE_PER_FEE_UNIT: u128 = 10u128.pow(17);
 /// Margins are clamped to ±1e7 USDC per set before scaling: beyond any set's value (at most
 /// `MAX_LEGS` legs of price 1 and fee rate 4295 per share), so the clamp changes no decision and
 /// keeps every sum inside `i128`.
@@ -266,7 +264,7 @@ pub fn negrisk_yes_sum(
 ) -> Result<Option<Opportunity>, Skip> {
     legs.clear();
     let markets = event_markets(reg, event)?;
-    evaluate::<MAX_LEGS>(Kind::NegRiskYesSum, reg, books, markets, p, legs)
+    evaluate_sized(Kind::NegRiskYesSum, reg, books, markets, p, legs)
 }
 
 /// Buys NO of every market of a complete neg-risk event from the asks.
@@ -279,7 +277,7 @@ pub fn negrisk_no_sum(
 ) -> Result<Option<Opportunity>, Skip> {
     legs.clear();
     let markets = event_markets(reg, event)?;
-    evaluate::<MAX_LEGS>(Kind::NegRiskNoSum, reg, books, markets, p, legs)
+    evaluate_sized(Kind::NegRiskNoSum, reg, books, markets, p, legs)
 }
 
 /// The market, if it is registered with exactly two outcomes.
@@ -303,6 +301,23 @@ fn event_markets(reg: &Registry, event: EventIdx) -> Result<&[MarketIdx], Skip> 
         return Err(Skip::Augmented);
     }
     Ok(&info.markets)
+}
+
+/// [`evaluate`] with the smallest walk that holds one leg per market: the walk's cursors live on
+/// the stack, and a 255-slot array for a 10-market event would cost more than the walk itself.
+fn evaluate_sized(
+    kind: Kind,
+    reg: &Registry,
+    books: &BookSet,
+    markets: &[MarketIdx],
+    p: &MathParams,
+    legs: &mut Vec<Leg>,
+) -> Result<Option<Opportunity>, Skip> {
+    match markets.len() {
+        0..=16 => evaluate::<16>(kind, reg, books, markets, p, legs),
+        17..=64 => evaluate::<64>(kind, reg, books, markets, p, legs),
+        _ => evaluate::<MAX_LEGS>(kind, reg, books, markets, p, legs),
+    }
 }
 
 /// Evaluates `kind` over `markets` (already checked to be registered and 2-outcome). `CAP` bounds
@@ -415,7 +430,11 @@ impl<'a> SetBooks<'a> {
             let levels = self.books.book(asset).levels(self.kind.book_side());
             *slot = Cursor::start(levels, self.reg.market_of(asset).fees, buys);
         }
-        Qty(largest_size(&mut cursors, base, p.max_sets.0))
+        Qty(largest_size(
+            &mut cursors[..self.leg_count()],
+            base,
+            p.max_sets.0,
+        ))
     }
 
     /// Fills `legs` for `size` and sums the figures.
@@ -497,19 +516,23 @@ fn level_value(fees: &FeeSchedule, buys: bool, px: Px) -> i128 {
     if buys { -price - fee } else { price - fee }
 }
 
-/// The exact taker fee on one share at `px`, in value units. `fee_ratio`'s denominator is a power
-/// of ten (1e7 × 1e8 per exponent step), so this is exact up to exponent 2 and rounds up beyond.
+/// The exact taker fee on one share at `px`, in value units (1e-22 USDC):
+/// `rate × (p(1−p))^e` with the rate in 1e-6 and `p(1−p)` in 1e-8 is an integer number of
+/// 1e-(6+8e) USDC, so the value is a product, never a division. Exponents above 2 are refused by
+/// the registry; one here would price the leg out (never undercharge).
 fn exact_fee_per_share(fees: &FeeSchedule, px: Px) -> i128 {
     if fees.is_free() {
         return 0;
     }
-    let (num, den) = fees.fee_ratio(px, Qty(Qty::ONE));
-    let value = if den >= VALUE_PER_FEE_UNIT {
-        num.div_ceil(den / VALUE_PER_FEE_UNIT)
-    } else {
-        num.saturating_mul(VALUE_PER_FEE_UNIT / den)
-    };
-    i128::try_from(value).unwrap_or(i128::MAX)
+    let p = i128::from(px.0.min(Px::ONE.0));
+    let spread = p * (i128::from(Px::ONE.0) - p);
+    let rate = i128::from(fees.rate_ppm);
+    match fees.exponent {
+        0 => rate * 10i128.pow(16),
+        1 => rate * spread * 10i128.pow(8),
+        2 => rate * spread * spread,
+        _ => i128::MAX / 2,
+    }
 }
 
 /// The size rule (see the module docs): the largest multiple of `LOT`, at most `cap` and the
