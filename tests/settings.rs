@@ -210,6 +210,29 @@ fn bad_values_name_their_key() {
 }
 
 #[test]
+fn trading_settings_are_exact_and_validated() {
+    let s = load_base(
+        &[("PMBOT_STRATEGY__PAIR_ARB__MARGIN_PER_SET", "0.0025")],
+        &["risk.daily_loss_limit=150.5"],
+    )
+    .unwrap();
+    let params = s.core_params();
+    assert_eq!(params.pair_arb.math.margin_per_set.0, 2_500);
+    assert_eq!(params.risk.daily_loss_limit.0, 150_500_000);
+    assert_eq!(params.pair_arb.cooldown_ms, 250);
+
+    let (key, message) = invalid(load_base(&[], &["strategy.pair_arb.max_sets=0.001"]));
+    assert_eq!(key, "strategy.pair_arb.max_sets");
+    assert!(message.contains("0.01"), "{message}");
+    let (key, _) = invalid(load_base(&[], &["strategy.pair_arb.min_edge=-1"]));
+    assert_eq!(key, "strategy.pair_arb");
+    let (key, _) = invalid(load_base(&[], &["risk.max_open_orders=0"]));
+    assert_eq!(key, "risk.max_open_orders");
+    let err = load_base(&[], &["strategy.pair_arb.margin_per_set=0.0000001"]).unwrap_err();
+    assert!(err.to_string().contains("not an exact amount"), "{err}");
+}
+
+#[test]
 fn malformed_overrides_are_reported() {
     let err = load_base(&[], &["no-equals-sign"]).unwrap_err();
     assert!(matches!(err, SettingsError::Override { ref arg, .. } if arg == "no-equals-sign"));

@@ -10,8 +10,8 @@ use crate::domain::intents::Tif;
 use crate::domain::num::{Qty, Usdc};
 use crate::domain::risk::RiskLimits;
 use crate::strategies::core::CoreParams;
-use crate::strategies::pair_arb::math::{LOT, MathParams};
-use crate::strategies::pair_arb::params::{MakerParams, PairArbParams};
+use crate::strategies::pair_arb::math::MathParams;
+use crate::strategies::pair_arb::params::{MakerParams, PairArbParams, ParamsError};
 
 /// Strategy settings (`strategy`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -127,39 +127,15 @@ fn millis(d: Duration) -> u64 {
 
 impl StrategySettings {
     pub(super) fn validate(&self) -> Result<(), SettingsError> {
-        let p = &self.pair_arb;
-        let lots = |key: &str, q: Qty| {
-            if q.0 == 0 || !q.0.is_multiple_of(LOT.0) {
-                Err(SettingsError::invalid(
-                    key,
-                    format!("{q} is not a positive multiple of 0.01 shares"),
-                ))
-            } else {
-                Ok(())
-            }
-        };
-        lots("strategy.pair_arb.max_sets", p.max_sets)?;
-        lots(
-            "strategy.pair_arb.maker_pair.quote_size",
-            p.maker_pair.quote_size,
-        )?;
-        for (key, v) in [
-            ("strategy.pair_arb.margin_per_set", p.margin_per_set),
-            ("strategy.pair_arb.min_edge", p.min_edge),
-            (
-                "strategy.pair_arb.maker_pair.margin_per_pair",
-                p.maker_pair.margin_per_pair,
-            ),
-            (
-                "strategy.pair_arb.maker_pair.min_leg_edge",
-                p.maker_pair.min_leg_edge,
-            ),
-        ] {
-            if v.0 < 0 {
-                return Err(SettingsError::invalid(key, "must not be negative"));
-            }
-        }
-        Ok(())
+        self.params().validate().map_err(|e| {
+            let key = match e {
+                ParamsError::RestingTakerTif => "strategy.pair_arb.taker_tif",
+                ParamsError::BadQuoteSize => "strategy.pair_arb.maker_pair.quote_size",
+                ParamsError::BadMaxSets => "strategy.pair_arb.max_sets",
+                ParamsError::NegativeMargin => "strategy.pair_arb",
+            };
+            SettingsError::invalid(key, e.to_string())
+        })
     }
 
     /// The engine's parameters.

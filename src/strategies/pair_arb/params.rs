@@ -13,6 +13,9 @@ pub enum ParamsError {
     /// The maker quote size is zero or not a whole number of 0.01-share lots.
     #[error("maker quote_size must be a positive multiple of 0.01 shares")]
     BadQuoteSize,
+    /// The most sets per opportunity is zero or not a whole number of 0.01-share lots.
+    #[error("max_sets must be a positive multiple of 0.01 shares")]
+    BadMaxSets,
     /// A margin or edge below zero would accept losing trades.
     #[error("margins and edges must not be negative")]
     NegativeMargin,
@@ -57,11 +60,23 @@ impl PairArbParams {
         if self.taker_tif == Tif::Gtc {
             return Err(ParamsError::RestingTakerTif);
         }
+        let whole_lots = |q: Qty| !q.is_zero() && q.0.is_multiple_of(LOT.0);
         let m = &self.maker_params;
-        if m.quote_size.is_zero() || !m.quote_size.0.is_multiple_of(LOT.0) {
+        if !whole_lots(m.quote_size) {
             return Err(ParamsError::BadQuoteSize);
         }
-        if m.margin_per_pair.0 < 0 || m.min_leg_edge.0 < 0 || self.math.margin_per_set.0 < 0 {
+        if !whole_lots(self.math.max_sets) {
+            return Err(ParamsError::BadMaxSets);
+        }
+        if [
+            m.margin_per_pair,
+            m.min_leg_edge,
+            self.math.margin_per_set,
+            self.math.min_edge,
+        ]
+        .iter()
+        .any(|v| v.0 < 0)
+        {
             return Err(ParamsError::NegativeMargin);
         }
         Ok(())
@@ -106,7 +121,13 @@ pub(crate) mod tests {
         p.maker_params.quote_size = Qty::ZERO;
         assert_eq!(p.validate(), Err(ParamsError::BadQuoteSize));
         let mut p = params();
+        p.math.max_sets = Qty(5);
+        assert_eq!(p.validate(), Err(ParamsError::BadMaxSets));
+        let mut p = params();
         p.maker_params.margin_per_pair = Usdc(-1);
+        assert_eq!(p.validate(), Err(ParamsError::NegativeMargin));
+        let mut p = params();
+        p.math.min_edge = Usdc(-1);
         assert_eq!(p.validate(), Err(ParamsError::NegativeMargin));
     }
 }
