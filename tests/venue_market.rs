@@ -14,17 +14,10 @@ use serde_json::{Value, json};
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::{Message, WebSocket};
 
-const READ_TIMEOUT: Duration = Duration::from_millis(20);
-const DEADLINE: Duration = Duration::from_secs(60);
+mod common;
+use common::{connect, px, qty, start};
 
-fn start(scenario: Scenario) -> Venue {
-    sim::start(VenueConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        scenario,
-        paced: false,
-    })
-    .unwrap()
-}
+const DEADLINE: Duration = Duration::from_secs(60);
 
 fn short(name: &str, steps: u64, every: u64) -> Scenario {
     let mut s = load_scenario(name).unwrap();
@@ -39,19 +32,6 @@ fn tokens(venue: &Venue) -> Vec<String> {
         .into_iter()
         .flat_map(|m| m.token_ids)
         .collect()
-}
-
-fn connect(venue: &Venue) -> WebSocket<TcpStream> {
-    let url = venue.ws_market_url();
-    let addr = url
-        .trim_start_matches("ws://")
-        .split('/')
-        .next()
-        .unwrap()
-        .to_string();
-    let stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
-    tungstenite::client(url.as_str(), stream).unwrap().0
 }
 
 fn subscribe(ws: &mut WebSocket<TcpStream>, assets: &[String]) {
@@ -116,14 +96,6 @@ struct Mirror {
     unknown: u32,
     out_of_order: u32,
     tick_changes: u32,
-}
-
-fn px(v: &Value) -> Px {
-    Px::parse(v.as_str().unwrap().as_bytes()).unwrap()
-}
-
-fn qty(v: &Value) -> Qty {
-    Qty::parse(v.as_str().unwrap().as_bytes()).unwrap()
 }
 
 fn levels(v: &Value) -> Levels {

@@ -12,21 +12,14 @@ use pmbot::domain::digest::BookDigest;
 use pmbot::domain::fees::FeeSchedule;
 use pmbot::domain::markets::{EventSpec, MarketSpec, Registry};
 use pmbot::domain::num::{Px, Qty};
-use pmbot::sim::{self, Checkpoint, Scenario, Venue, VenueConfig, WindowKind, load_scenario};
+use pmbot::sim::{Checkpoint, Scenario, Venue, WindowKind, load_scenario};
 use serde_json::{Value, json};
 use tungstenite::{Message, WebSocket};
 
-const READ_TIMEOUT: Duration = Duration::from_millis(20);
-const DEADLINE: Duration = Duration::from_secs(90);
+mod common;
+use common::{connect, px, qty, start};
 
-fn start(scenario: Scenario) -> Venue {
-    sim::start(VenueConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        scenario,
-        paced: false,
-    })
-    .unwrap()
-}
+const DEADLINE: Duration = Duration::from_secs(90);
 
 fn get(venue: &Venue, path: &str) -> (u16, String) {
     let addr = venue.rest_url().trim_start_matches("http://").to_string();
@@ -239,14 +232,6 @@ struct Mirror {
     watches: Vec<Watch>,
 }
 
-fn px(v: &Value) -> Px {
-    Px::parse(v.as_str().unwrap().as_bytes()).unwrap()
-}
-
-fn qty(v: &Value) -> Qty {
-    Qty::parse(v.as_str().unwrap().as_bytes()).unwrap()
-}
-
 impl Mirror {
     /// Watches every binary sum of every market and both sums of every neg-risk event, keyed
     /// like the scenario's windows (events in `/events` order after the stand-alone markets).
@@ -406,17 +391,9 @@ impl Watch {
     }
 }
 
-fn connect(venue: &Venue) -> WebSocket<TcpStream> {
-    let url = venue.ws_market_url();
-    let addr = url
-        .trim_start_matches("ws://")
-        .split('/')
-        .next()
-        .unwrap()
-        .to_string();
-    let stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
-    let mut ws = tungstenite::client(url.as_str(), stream).unwrap().0;
+/// A market-channel WebSocket subscribed to every asset with the initial dump.
+fn subscribed(venue: &Venue) -> WebSocket<TcpStream> {
+    let mut ws = connect(venue);
     let assets: Vec<String> = venue
         .markets()
         .into_iter()
@@ -432,7 +409,7 @@ fn connect(venue: &Venue) -> WebSocket<TcpStream> {
 fn play(scenario: Scenario) -> (Mirror, Venue, usize) {
     let venue = start(scenario);
     let mut mirror = Mirror::new(&events(&venue));
-    let mut ws = connect(&venue);
+    let mut ws = subscribed(&venue);
     let mut checked = 0;
     let mut pending: Option<Checkpoint> = None;
     let begin = Instant::now();
