@@ -70,6 +70,8 @@ pub enum HaltReason {
     UnhedgedAge,
     /// The venue rejected too many orders in a row.
     RejectStorm,
+    /// An order whose outcome is unknown (a lost response) stayed unresolved past its deadline.
+    UnresolvedOrder,
 }
 
 impl HaltReason {
@@ -81,6 +83,7 @@ impl HaltReason {
             HaltReason::UnhedgedExposure => "unhedged_exposure",
             HaltReason::UnhedgedAge => "unhedged_age",
             HaltReason::RejectStorm => "reject_storm",
+            HaltReason::UnresolvedOrder => "unresolved_order",
         }
     }
 }
@@ -166,6 +169,22 @@ pub enum ExecKind {
         /// Taker or maker.
         liquidity: Liquidity,
     },
+    /// A fill reported earlier (at MATCHED) failed to settle on chain (FAILED): the venue
+    /// reversed it, so the core undoes it. Carries the fill's own figures.
+    FillReversed {
+        /// The reversed fill's price.
+        px: Px,
+        /// Shares given back.
+        qty: Qty,
+        /// The fee refunded.
+        fee: Usdc,
+        /// Taker or maker.
+        liquidity: Liquidity,
+    },
+    /// The order's fate is still unknown past its deadline (its send timed out or got a 5xx and
+    /// neither the user channel nor a lookup resolved it). The order stays open, its exposure
+    /// reserved; the core halts. A later report resolves it.
+    Unresolved,
     /// The order is no longer live: fully filled, cancelled, or killed (FOK/FAK remainder).
     /// Terminal; fills for it arrive before this.
     Done,

@@ -168,12 +168,18 @@ impl Orders {
             ExecKind::Rejected { .. } | ExecKind::Done => rec.state = OrderState::Done,
             _ => {}
         }
-        if let ExecKind::Fill { qty, .. } = r.kind {
-            let room = rec.size.0 - rec.filled.0;
-            if qty.0 > room {
-                self.counters.overfills += 1;
+        match r.kind {
+            ExecKind::Fill { qty, .. } => {
+                let room = rec.size.0 - rec.filled.0;
+                if qty.0 > room {
+                    self.counters.overfills += 1;
+                }
+                rec.filled = Qty(rec.filled.0 + qty.0.min(room));
             }
-            rec.filled = Qty(rec.filled.0 + qty.0.min(room));
+            ExecKind::FillReversed { qty, .. } => {
+                rec.filled = Qty(rec.filled.0.saturating_sub(qty.0));
+            }
+            _ => {}
         }
         if was_open && !rec.is_open() {
             self.close(i);

@@ -83,6 +83,38 @@ impl Positions {
         self.fees = Usdc(self.fees.0.saturating_add(fee.0));
     }
 
+    /// Undoes one fill booked by [`Positions::on_fill`] that the venue reversed (a trade that
+    /// FAILED after MATCHED): shares, cash and fees return exactly to what they were without it.
+    /// A sale's cost basis comes back at the sale price.
+    pub fn on_fill_reversed(&mut self, asset: AssetIdx, side: Side, px: Px, qty: Qty, fee: Usdc) {
+        let i = asset.0 as usize;
+        if i >= self.shares.len() {
+            self.unknown_assets += 1;
+            return;
+        }
+        let held = self.shares[i];
+        match side {
+            Side::Buy => {
+                let cost = notional_ceil(px, qty);
+                self.cash = Usdc(self.cash.0.saturating_add(cost.0));
+                if qty > held {
+                    self.negative_inventory += 1;
+                }
+                let returned = qty.min(held);
+                self.cost[i] = remaining_cost(self.cost[i], held, returned);
+                self.shares[i] = Qty(held.0 - returned.0);
+            }
+            Side::Sell => {
+                let proceeds = px.notional(qty).to_usdc_floor().unwrap_or(Usdc(i64::MAX));
+                self.cash = Usdc(self.cash.0.saturating_sub(proceeds.0));
+                self.cost[i] = Usdc(self.cost[i].0.saturating_add(notional_ceil(px, qty).0));
+                self.shares[i] = Qty(held.0.saturating_add(qty.0));
+            }
+        }
+        self.cash = Usdc(self.cash.0.saturating_add(fee.0));
+        self.fees = Usdc(self.fees.0.saturating_sub(fee.0));
+    }
+
     /// Shares of `asset` held (0 for an unknown asset).
     pub fn shares(&self, asset: AssetIdx) -> Qty {
         self.shares
@@ -307,6 +339,26 @@ pub(crate) mod tests {
         assert_eq!(p.cost_basis(AssetIdx(0)), Usdc(1_350_301 - 450_100));
         fill(&mut p, 0, Side::Buy, 100, Qty::from_shares(1), -7);
         assert_eq!(p.fees(), Usdc(23), "a rebate reduces fees and adds cash");
+    }
+
+    #[test]
+    fn a_reversed_fill_restores_shares_cash_and_fees_exactly() {
+        let reg = registry();
+        let mut p = Positions::new(&reg);
+        fill(&mut p, 0, Side::Buy, 4_501, Qty(3_000_001), 20);
+        let (cash, fees, shares) = (p.cash(), p.fees(), p.shares(AssetIdx(0)));
+        fill(&mut p, 0, Side::Buy, 4_700, Qty(1_000_000), 7);
+        p.on_fill_reversed(AssetIdx(0), Side::Buy, Px(4_700), Qty(1_000_000), Usdc(7));
+        assert_eq!(
+            (p.cash(), p.fees(), p.shares(AssetIdx(0))),
+            (cash, fees, shares)
+        );
+        fill(&mut p, 0, Side::Sell, 5_001, Qty(1_000_001), 10);
+        p.on_fill_reversed(AssetIdx(0), Side::Sell, Px(5_001), Qty(1_000_001), Usdc(10));
+        assert_eq!(
+            (p.cash(), p.fees(), p.shares(AssetIdx(0))),
+            (cash, fees, shares)
+        );
     }
 
     #[test]

@@ -208,7 +208,8 @@ impl Risk {
     }
 
     /// Follows execution's reports: a run of `max_consecutive_rejects` venue rejects halts with
-    /// `RejectStorm`; a fill starts (or ends) its market's unhedged spell at the report's time.
+    /// `RejectStorm`; an order unresolved past its deadline halts with `UnresolvedOrder`; a fill
+    /// or a reversed fill starts (or ends) its market's unhedged spell at the report's time.
     /// Call after the report has been applied to orders and positions.
     pub fn on_report(&mut self, r: &ExecReport, ctx: &RiskContext, out: &mut Vec<Intent>) {
         match r.kind {
@@ -225,6 +226,12 @@ impl Risk {
                     self.track_unhedged(order.market, r.ts_ms, ctx);
                 }
             }
+            ExecKind::FillReversed { .. } => {
+                if let Some(order) = ctx.orders.get(r.client_id) {
+                    self.track_unhedged(order.market, r.ts_ms, ctx);
+                }
+            }
+            ExecKind::Unresolved => self.halt(HaltReason::UnresolvedOrder, out),
             ExecKind::Done => {}
         }
     }
@@ -1127,6 +1134,23 @@ mod tests {
                 reason: HaltReason::RejectStorm
             }]
         );
+    }
+
+    #[test]
+    fn an_order_unresolved_past_its_deadline_halts() {
+        let mut w = World::new(64);
+        let mut risk = Risk::new(limits());
+        let mut out = Vec::new();
+        w.report(&mut risk, 1, ExecKind::Accepted, &mut out);
+        assert!(out.is_empty());
+        w.report(&mut risk, 2, ExecKind::Unresolved, &mut out);
+        assert_eq!(
+            out,
+            vec![Intent::Halt {
+                reason: HaltReason::UnresolvedOrder
+            }]
+        );
+        assert_eq!(risk.halted(), Some(HaltReason::UnresolvedOrder));
     }
 
     #[test]

@@ -233,6 +233,11 @@ impl Core {
                 ledger.positions.on_fill(asset, side, px, qty, fee);
                 Some(market)
             }
+            (Some(order), ExecKind::FillReversed { px, qty, fee, .. }) => {
+                let (asset, side, market) = (order.asset, order.side, order.market);
+                ledger.positions.on_fill_reversed(asset, side, px, qty, fee);
+                Some(market)
+            }
             _ => None,
         };
         if let Some(market) = filled {

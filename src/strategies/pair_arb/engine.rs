@@ -309,7 +309,11 @@ impl PairArbEngine {
             return;
         };
         match report.kind {
-            ExecKind::Accepted => {}
+            ExecKind::Accepted | ExecKind::Unresolved => {}
+            ExecKind::FillReversed { qty, .. } => {
+                slot.filled = Qty(slot.filled.0.saturating_sub(qty.0));
+                self.slots[index] = Some(slot);
+            }
             ExecKind::Fill { px, qty, .. } => {
                 slot.filled = Qty(slot.filled.0 + qty.0);
                 self.slots[index] = Some(slot);
