@@ -32,15 +32,22 @@ pub enum Segment {
     /// Message end popped (`t_core`) to the first intent it caused pushed (`t_int`): the
     /// strategies' evaluation and the risk gate.
     CoreToIntent,
+    /// Intent pushed (`t_int`) to its request's last byte written to the socket (`t_wire`):
+    /// the execution thread's queueing, signing (or pre-signed lookup) and request writing.
+    IntentToWire,
+    /// Frame read (`t_rx`) to the request it triggered written (`t_wire`): the whole hot path.
+    TickToTrade,
 }
 
 impl Segment {
     /// Every segment, in report order. A new segment is added here and in [`Segment::as_str`].
-    pub const ALL: [Segment; 4] = [
+    pub const ALL: [Segment; 6] = [
         Segment::RxToDec,
         Segment::DecToCore,
         Segment::RxToCore,
         Segment::CoreToIntent,
+        Segment::IntentToWire,
+        Segment::TickToTrade,
     ];
 
     /// Stable snake-case name, used in file names and metric labels.
@@ -50,6 +57,8 @@ impl Segment {
             Segment::DecToCore => "dec_to_core",
             Segment::RxToCore => "rx_to_core",
             Segment::CoreToIntent => "core_to_intent",
+            Segment::IntentToWire => "intent_to_wire",
+            Segment::TickToTrade => "tick_to_trade",
         }
     }
 

@@ -27,9 +27,9 @@ use crate::domain::events::{Event, EventBody};
 use crate::domain::intents::ExecReport;
 use crate::domain::markets::Registry;
 use crate::domain::num::{AssetIdx, Px};
-use crate::execution::IntentMsg;
-use crate::execution::dry_run::{DryRun, DryRunCounters};
+use crate::execution::dry_run::DryRun;
 use crate::execution::worker::ExecutionWorker;
+use crate::execution::{ExecSummary, IntentMsg, Sink};
 use crate::strategies::core::{Command, Core, CoreParams, Outbox};
 
 /// Where each thread runs and how it waits.
@@ -120,16 +120,21 @@ pub struct StrategyOutcome {
     pub core: Core,
     /// Latency histograms.
     pub latency: LatencyRecorder,
-    /// What the dry-run execution sink did.
-    pub execution: DryRunCounters,
+    /// What execution did.
+    pub execution: ExecSummary,
 }
 
 /// A running pipeline.
 pub struct Pipeline {
+    /// Stops the feed and backfill threads.
     stop: Arc<AtomicBool>,
+    /// Stops the execution thread (which cancels every open order first).
+    execution_stop: Arc<AtomicBool>,
+    /// Stops the strategy thread, once execution's last reports are in its ring.
+    strategy_stop: Arc<AtomicBool>,
     control: Sender<Control>,
     strategy: JoinHandle<(Core, LatencyRecorder)>,
-    execution: JoinHandle<DryRunCounters>,
+    execution: JoinHandle<ExecSummary>,
     feed: JoinHandle<()>,
     backfill: JoinHandle<()>,
 }
@@ -153,12 +158,25 @@ pub struct PipelineConfig {
 }
 
 impl Pipeline {
-    /// Starts the feed, backfill and strategy threads.
+    /// Starts the feed, backfill, strategy and execution threads, with a dry-run execution
+    /// sink that acknowledges intents without trading.
     pub fn start(
         config: PipelineConfig,
         registry: Arc<Registry>,
         metrics: Arc<Metrics>,
         clock: Clock,
+    ) -> std::io::Result<Pipeline> {
+        let sink = DryRun::with_capacity(INTENT_RING_SLOTS);
+        Pipeline::start_with(config, registry, metrics, clock, sink)
+    }
+
+    /// Starts the pipeline with `sink` on the execution thread.
+    pub fn start_with<S: Sink + 'static>(
+        config: PipelineConfig,
+        registry: Arc<Registry>,
+        metrics: Arc<Metrics>,
+        clock: Clock,
+        sink: S,
     ) -> std::io::Result<Pipeline> {
         let largest_message = largest_book_message(&registry);
         if config.ring_capacity < largest_message {
@@ -231,24 +249,26 @@ impl Pipeline {
             .spawn(move || backfill.run(&backfill_stop))?;
 
         let execution_pin = pin_to(plan.execution_core.filter(|_| plan.pin));
-        let execution_stop = stop.clone();
+        let execution_stop = Arc::new(AtomicBool::new(false));
+        let execution_stop_flag = execution_stop.clone();
         let execution_idler = Idler::new(plan.execution_idle, plan.park_timeout);
         let worker = ExecutionWorker {
             intents: intent_rx,
             reports: report_tx,
-            sink: DryRun::with_capacity(INTENT_RING_SLOTS),
+            sink,
         };
         let execution = std::thread::Builder::new()
             .name("execution".into())
             .spawn(move || {
                 execution_pin();
-                worker.run(&execution_stop, execution_idler)
+                worker.run(&execution_stop_flag, execution_idler)
             })?;
         let wake_execution =
             (plan.execution_idle == IdlePolicy::Park).then(|| execution.thread().clone());
 
         let strategy_pin = pin_to(plan.strategy_core.filter(|_| plan.pin));
-        let strategy_stop = stop.clone();
+        let strategy_stop = Arc::new(AtomicBool::new(false));
+        let strategy_stop_flag = strategy_stop.clone();
         let strategy_clock = clock;
         let strategy = std::thread::Builder::new()
             .name("strategy".into())
@@ -270,7 +290,7 @@ impl Pipeline {
                     clock: strategy_clock,
                     metrics,
                 };
-                thread.run(&strategy_stop, idler, control_rx);
+                thread.run(&strategy_stop_flag, idler, control_rx);
                 (thread.core, thread.latency)
             })?;
         tracing::info!(
@@ -281,6 +301,8 @@ impl Pipeline {
         );
         Ok(Pipeline {
             stop,
+            execution_stop,
+            strategy_stop,
             control: control_tx,
             strategy,
             execution,
@@ -302,14 +324,21 @@ impl Pipeline {
         self.control.send(Control::Core(command)).is_ok()
     }
 
-    /// Stops every thread and returns the strategy thread's final state.
+    /// Stops every thread and returns the strategy thread's final state. The order is what a
+    /// graceful stop needs: market data first (no new opportunities), then execution (which
+    /// cancels every open order and hands back the last reports), then the strategy thread,
+    /// which applies those reports before it returns, so the final positions hold every fill.
     pub fn stop(self) -> std::thread::Result<StrategyOutcome> {
         self.stop.store(true, Ordering::Relaxed);
-        self.strategy.thread().unpark();
         self.feed.join()?;
         self.backfill.join()?;
-        let (core, latency) = self.strategy.join()?;
+        self.execution_stop.store(true, Ordering::Relaxed);
+        self.execution.thread().unpark();
         let execution = self.execution.join()?;
+        self.strategy_stop.store(true, Ordering::Relaxed);
+        self.strategy.thread().unpark();
+        let (core, mut latency) = self.strategy.join()?;
+        latency.merge(&execution.latency);
         Ok(StrategyOutcome {
             core,
             latency,
@@ -372,7 +401,9 @@ impl StrategyThread {
             let busy = self.drain();
             rounds = rounds.wrapping_add(1);
             if !busy || rounds.is_multiple_of(CONTROL_CHECK_EVERY) {
-                if stop.load(Ordering::Relaxed) {
+                // Only once idle: every report execution handed back before it stopped is
+                // applied first.
+                if !busy && stop.load(Ordering::Relaxed) {
                     return;
                 }
                 self.serve_control(&control);

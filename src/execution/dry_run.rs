@@ -4,6 +4,7 @@
 //! with nothing filled, because a dry run has no counterparty. Nothing here invents a fill.
 
 use crate::domain::intents::{ClientId, ExecKind, ExecReport, Intent, Tif};
+use crate::execution::{ExecCounters, ExecSummary, IntentMsg, Sink};
 
 /// What the dry run did, for the report.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -25,6 +26,8 @@ pub struct DryRunCounters {
 pub struct DryRun {
     live: Vec<ClientId>,
     counters: DryRunCounters,
+    /// Time of the last intent, Unix milliseconds (the core's time): stamps the stop's cancels.
+    last_ms: u64,
 }
 
 impl DryRun {
@@ -33,11 +36,13 @@ impl DryRun {
         DryRun {
             live: Vec::with_capacity(capacity),
             counters: DryRunCounters::default(),
+            last_ms: 0,
         }
     }
 
     /// Handles one intent at `ts_ms`, appending the reports the venue would send.
     pub fn handle(&mut self, intent: &Intent, ts_ms: u64, out: &mut Vec<ExecReport>) {
+        self.last_ms = self.last_ms.max(ts_ms);
         let report = |client_id, kind| ExecReport {
             client_id,
             ts_ms,
@@ -67,12 +72,20 @@ impl DryRun {
             }
             Intent::Halt { .. } => {
                 self.counters.halts += 1;
-                self.live.sort_unstable();
-                for client_id in self.live.drain(..) {
-                    self.counters.cancelled += 1;
-                    out.push(report(client_id, ExecKind::Done));
-                }
+                self.cancel_all(ts_ms, out);
             }
+        }
+    }
+
+    fn cancel_all(&mut self, ts_ms: u64, out: &mut Vec<ExecReport>) {
+        self.live.sort_unstable();
+        for client_id in self.live.drain(..) {
+            self.counters.cancelled += 1;
+            out.push(ExecReport {
+                client_id,
+                ts_ms,
+                kind: ExecKind::Done,
+            });
         }
     }
 
@@ -84,6 +97,33 @@ impl DryRun {
     /// What the sink has done.
     pub fn counters(&self) -> &DryRunCounters {
         &self.counters
+    }
+}
+
+impl Sink for DryRun {
+    fn on_intent(&mut self, msg: &IntentMsg, out: &mut Vec<ExecReport>) {
+        // A dry run answers at once, in the core's own time, so venue time and this
+        // machine's clock never mix in the core.
+        self.handle(&msg.intent, msg.decided_ms, out);
+    }
+
+    fn poll(&mut self, _out: &mut Vec<ExecReport>) -> bool {
+        false
+    }
+
+    fn shutdown(&mut self, out: &mut Vec<ExecReport>) {
+        self.cancel_all(self.last_ms, out);
+    }
+
+    fn summary(self) -> ExecSummary {
+        ExecSummary {
+            counters: ExecCounters {
+                acks: self.counters.placed,
+                cancels: self.counters.cancelled,
+                ..ExecCounters::default()
+            },
+            ..ExecSummary::default()
+        }
     }
 }
 
@@ -164,5 +204,21 @@ mod tests {
         assert_eq!(sink.live(), 0);
         assert_eq!(sink.counters().cancelled, 3);
         assert_eq!(sink.counters().halts, 1);
+    }
+
+    #[test]
+    fn stopping_cancels_what_rests_and_sums_up() {
+        let mut sink = DryRun::with_capacity(4);
+        let mut out = Vec::new();
+        sink.handle(&place(1, Tif::Gtc), 5, &mut out);
+        sink.handle(&place(2, Tif::Fok), 6, &mut out);
+        out.clear();
+        sink.shutdown(&mut out);
+        assert_eq!(kinds(&out), [(1, ExecKind::Done)]);
+        assert_eq!(out[0].ts_ms, 6);
+        let summary = sink.summary();
+        assert_eq!(summary.counters.acks, 2);
+        assert_eq!(summary.counters.cancels, 1);
+        assert_eq!(summary.counters.orders_sent, 0, "a dry run sends nothing");
     }
 }

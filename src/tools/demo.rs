@@ -16,7 +16,7 @@ use crate::bot::pipeline::Pipeline;
 use crate::bot::settings::Settings;
 use crate::domain::markets::Registry;
 use crate::sim::{self, Checkpoint, VenueConfig};
-use crate::tools::report::{self, Report};
+use crate::tools::report::{self, PositionCheck, Report};
 use crate::tools::session;
 
 /// What the demo was asked to do.
@@ -131,6 +131,7 @@ pub fn run(settings: &Settings, args: &DemoArgs) -> Result<Report, DemoError> {
         registry.asset_count(),
         checks.checked,
         checks.mismatches,
+        PositionCheck::default(),
         elapsed,
     );
     std::fs::create_dir_all(&args.report_dir)?;

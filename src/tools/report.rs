@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use crate::bot::latency::Segment;
 use crate::bot::metrics::Metrics;
 use crate::bot::pipeline::StrategyOutcome;
+use crate::domain::num::{AssetIdx, Usdc};
 use crate::domain::risk::RejectReason;
 use crate::sim::VenueStats;
 use crate::strategies::pair_arb::maker::MakerSkip;
@@ -21,13 +22,23 @@ pub struct Report {
     json: Value,
 }
 
-/// Builds the report from the run's counters, histograms and book checks.
+/// How the bot's final positions compared with the venue's ledger.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PositionCheck {
+    /// Assets compared.
+    pub checked: u64,
+    /// Assets where the bot's shares differ from the venue's.
+    pub mismatches: u64,
+}
+
+/// Builds the report from the run's counters, histograms and book and position checks.
 pub fn build(
     metrics: &Metrics,
     outcome: &StrategyOutcome,
     assets: usize,
     checked_against_venue: u64,
     mismatches: u64,
+    positions_check: PositionCheck,
     elapsed: Duration,
 ) -> Report {
     let feed = &metrics.market_feed;
@@ -71,6 +82,23 @@ pub fn build(
             json!({"count": s.count, "p50": s.p50, "p90": s.p90, "p99": s.p99, "p999": s.p999, "max": s.max}),
         );
     }
+    let exec = &outcome.execution.counters;
+    let core_state = &outcome.core;
+    let (registry, positions) = (core_state.registry(), core_state.positions());
+    let held: serde_json::Map<String, Value> = (0..registry.asset_count())
+        .map(|i| AssetIdx(i as u32))
+        .filter(|&a| !positions.shares(a).is_zero())
+        .map(|a| {
+            (
+                registry.asset(a).token_id.clone(),
+                json!(positions.shares(a).to_string()),
+            )
+        })
+        .collect();
+    let cost: i64 = (0..registry.asset_count())
+        .map(|i| positions.cost_basis(AssetIdx(i as u32)).0)
+        .sum();
+    let marked = positions.mark_to_market(registry, core_state.books()).0;
     let json = json!({
         "elapsed_ms": elapsed.as_millis() as u64,
         "feeds": {
@@ -128,6 +156,24 @@ pub fn build(
         "risk": {
             "rejections_by_reason": rejections,
             "halts": risk.halts(),
+        },
+        "execution": {
+            "orders_sent": exec.orders_sent,
+            "acks": exec.acks,
+            "fills": exec.fills,
+            "rejects": exec.rejects,
+            "cancels": exec.cancels,
+            "unknown_resolved": exec.unknown_resolved,
+            "presign_hits": exec.presign_hits,
+            "presign_misses": exec.presign_misses,
+        },
+        "positions": held,
+        "positions_checked": positions_check.checked,
+        "positions_mismatches": positions_check.mismatches,
+        "pnl": {
+            "realized": Usdc(positions.cash().0.saturating_add(cost)).to_string(),
+            "unrealized": Usdc(marked.saturating_sub(cost)).to_string(),
+            "fees": positions.fees().to_string(),
         },
         "latency_ns": latency,
         "state_hash": format!("{:016x}", outcome.core.state_hash()),
