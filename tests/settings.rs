@@ -4,7 +4,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use pmbot::bot::settings::{IdlePolicy, LogFormat, Overlay, Settings, SettingsError};
+use pmbot::bot::settings::{
+    ExecutionMode, IdlePolicy, LogFormat, Overlay, Settings, SettingsError,
+};
 
 const NO_ENV: [(&str, &str); 0] = [];
 
@@ -40,6 +42,37 @@ fn invalid(result: Result<Settings, SettingsError>) -> (String, String) {
     match result {
         Err(SettingsError::Invalid { key, message }) => (key, message),
         other => panic!("expected an Invalid error, got {other:?}"),
+    }
+}
+
+#[test]
+fn execution_defaults_are_safe_and_bad_values_name_their_key() {
+    let s = load_base(&[], &[]).unwrap();
+    assert_eq!(s.execution.mode, ExecutionMode::DryRun, "base never trades");
+    assert!(s.execution.unknown_deadline > s.execution.request_timeout);
+    let prod = Settings::load(
+        &config_dir(),
+        &Overlay::Profile("prod".into()),
+        NO_ENV.iter().copied(),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(prod.execution.mode, ExecutionMode::Live);
+    let cases = [
+        ("execution.connections=0", "execution.connections"),
+        (
+            "execution.unknown_deadline=1s",
+            "execution.unknown_deadline",
+        ),
+        ("execution.signature_type=3", "execution.signature_type"),
+        (
+            "execution.rate_limits.cancel.burst=0",
+            "execution.rate_limits.cancel",
+        ),
+        ("execution.presign.max_age=0s", "execution.presign.max_age"),
+    ];
+    for (set, key) in cases {
+        assert_eq!(invalid(load_base(&[], &[set])).0, key, "{set}");
     }
 }
 

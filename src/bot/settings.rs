@@ -11,8 +11,10 @@ use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_norway::{Mapping, Value};
 
+mod execution;
 mod trading;
 
+pub use execution::{Bucket, ExecutionMode, ExecutionSettings, PresignSettings, RateLimits};
 pub use trading::{MakerPairSettings, PairArbSettings, RiskSettings, StrategySettings, TakerTif};
 
 /// Prefix of the environment variables that override configuration keys.
@@ -177,6 +179,8 @@ pub struct Settings {
     pub strategy: StrategySettings,
     /// Risk limits.
     pub risk: RiskSettings,
+    /// Order sending: mode, connections, deadlines, rate limits, pre-signing.
+    pub execution: ExecutionSettings,
     /// Metrics, logs and reports.
     pub telemetry: TelemetrySettings,
     /// Credentials; all optional.
@@ -414,6 +418,7 @@ impl Settings {
         self.pipeline.validate()?;
         self.strategy.validate()?;
         self.risk.validate()?;
+        self.execution.validate()?;
         self.telemetry.validate()?;
         self.secrets.validate()
     }
