@@ -97,43 +97,7 @@ pub enum Overlay {
     File(PathBuf),
 }
 
-/// A secret string: prints, debugs and serializes as `***`.
-#[derive(Clone, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    /// What every rendering of a secret shows instead of its value.
-    pub const REDACTED: &'static str = "***";
-
-    /// Wraps a secret value.
-    pub fn new(value: String) -> Self {
-        Secret(value)
-    }
-
-    /// The secret value itself; pass it on, never log it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(Self::REDACTED)
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(Self::REDACTED)
-    }
-}
-
-impl Serialize for Secret {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(Self::REDACTED)
-    }
-}
+pub use crate::adapters::polymarket::auth::Secret;
 
 /// Serde adapter for durations written as humantime strings (`"100ms"`, `"5s"`).
 mod humantime_str {
@@ -583,7 +547,10 @@ impl SecretsSettings {
             ("secrets.api_passphrase", &self.api_passphrase),
         ];
         for (key, secret) in secrets {
-            if secret.as_ref().is_some_and(|s| s.0.trim().is_empty()) {
+            if secret
+                .as_ref()
+                .is_some_and(|s| s.expose().trim().is_empty())
+            {
                 return Err(SettingsError::invalid(
                     key,
                     "is empty; give a value or leave it out",
@@ -624,7 +591,7 @@ impl SecretsSettings {
         if key.is_empty() {
             return Err(fail("file is empty".to_string()));
         }
-        self.private_key = Some(Secret(key.to_string()));
+        self.private_key = Some(Secret::new(key.to_string()));
         Ok(())
     }
 }

@@ -14,19 +14,22 @@ use super::signing::{
     keccak, parse_address, parse_signature, recover_signer, word_address, word_u64,
 };
 
-/// A secret string (API secret, passphrase). `Debug` and `Display` print `<redacted>`; only
-/// [`Secret::expose`] gives the value.
+/// A secret string (wallet key, API secret, passphrase). `Debug`, `Display` and `Serialize`
+/// print `***`; only [`Secret::expose`] gives the value.
 #[derive(Clone, PartialEq, Eq, serde::Deserialize)]
 #[serde(transparent)]
 pub struct Secret(String);
 
 impl Secret {
+    /// What every rendering of a secret shows instead of its value.
+    pub const REDACTED: &'static str = "***";
+
     /// Wraps a secret value.
     pub fn new(value: String) -> Secret {
         Secret(value)
     }
 
-    /// The value, for the few places that must send or key with it.
+    /// The value, for the few places that must send or key with it; never log it.
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -34,13 +37,19 @@ impl Secret {
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
+        f.write_str(Self::REDACTED)
     }
 }
 
 impl fmt::Display for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
+        f.write_str(Self::REDACTED)
+    }
+}
+
+impl serde::Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(Self::REDACTED)
     }
 }
 
