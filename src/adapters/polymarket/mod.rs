@@ -1,6 +1,6 @@
-//! Polymarket CLOB adapter: the market channel's transport, feed thread and decoder, the
-//! market-data REST calls, the registry from Gamma's metadata, EIP-712 order signing and CLOB
-//! authentication (L1/L2).
+//! Polymarket CLOB adapter: the market and user channels' transport, feed threads and decoders,
+//! the market-data REST calls, the registry from Gamma's metadata, EIP-712 order signing and
+//! CLOB authentication (L1/L2).
 pub mod auth;
 pub mod decode;
 pub mod gamma;
@@ -8,3 +8,4 @@ pub mod rest;
 pub mod signing;
 pub mod transport;
 pub mod ws_market;
+pub mod ws_user;
