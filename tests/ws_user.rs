@@ -573,12 +573,11 @@ fn feed_subscribes_decodes_answers_keepalives_survives_garbage_and_reconnects() 
     assert_eq!(Harness::count(&h.counters.decode_errors), 1);
 
     // Keepalive: the feed pings on its own; the venue's PONG is counted, not decoded.
-    loop {
-        match ws.read().unwrap() {
-            Message::Text(t) if t.as_str() == "PING" => break,
-            other => panic!("unexpected frame from the feed: {other:?}"),
-        }
-    }
+    let ping = ws.read().unwrap();
+    assert!(
+        matches!(&ping, Message::Text(t) if t.as_str() == "PING"),
+        "expected the feed's PING, got {ping:?}"
+    );
     send(&mut ws, "PONG");
     send(&mut ws, &fixture("bot_order_matched"));
     assert_eq!(
