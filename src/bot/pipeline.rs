@@ -15,6 +15,7 @@ use std::time::Duration;
 use crossbeam::channel::{Receiver, Sender, TryRecvError};
 
 use crate::adapters::polymarket::rest::Backfill;
+use crate::adapters::polymarket::ws_user::UserFeed;
 use crate::adapters::polymarket::ws_market::{
     FeedCommand, MarketFeed, MarketFeedParams, RingWriter,
 };
@@ -130,6 +131,9 @@ pub struct Pipeline {
     stop: Arc<AtomicBool>,
     /// Stops the execution thread (which cancels every open order first).
     execution_stop: Arc<AtomicBool>,
+    /// Stops the user feed, once execution no longer needs it.
+    user_stop: Arc<AtomicBool>,
+    user_feed: Option<JoinHandle<()>>,
     /// Stops the strategy thread, once execution's last reports are in its ring.
     strategy_stop: Arc<AtomicBool>,
     control: Sender<Control>,
@@ -167,16 +171,18 @@ impl Pipeline {
         clock: Clock,
     ) -> std::io::Result<Pipeline> {
         let sink = DryRun::with_capacity(INTENT_RING_SLOTS);
-        Pipeline::start_with(config, registry, metrics, clock, sink)
+        Pipeline::start_with(config, registry, metrics, clock, sink, None)
     }
 
-    /// Starts the pipeline with `sink` on the execution thread.
+    /// Starts the pipeline with `sink` on the execution thread and, for live trading, the user
+    /// channel's feed thread (whose ring the sink consumes).
     pub fn start_with<S: Sink + 'static>(
         config: PipelineConfig,
         registry: Arc<Registry>,
         metrics: Arc<Metrics>,
         clock: Clock,
         sink: S,
+        user_feed: Option<UserFeed>,
     ) -> std::io::Result<Pipeline> {
         let largest_message = largest_book_message(&registry);
         if config.ring_capacity < largest_message {
@@ -248,6 +254,20 @@ impl Pipeline {
             .name("pm-backfill".into())
             .spawn(move || backfill.run(&backfill_stop))?;
 
+        let user_stop = Arc::new(AtomicBool::new(false));
+        let user_feed = match user_feed {
+            Some(feed) => {
+                let stop = user_stop.clone();
+                let idler = Idler::new(plan.idle, plan.park_timeout);
+                Some(
+                    std::thread::Builder::new()
+                        .name("pm-user".into())
+                        .spawn(move || feed.run(&stop, idler))?,
+                )
+            }
+            None => None,
+        };
+
         let execution_pin = pin_to(plan.execution_core.filter(|_| plan.pin));
         let execution_stop = Arc::new(AtomicBool::new(false));
         let execution_stop_flag = execution_stop.clone();
@@ -302,6 +322,8 @@ impl Pipeline {
         Ok(Pipeline {
             stop,
             execution_stop,
+            user_stop,
+            user_feed,
             strategy_stop,
             control: control_tx,
             strategy,
@@ -326,7 +348,8 @@ impl Pipeline {
 
     /// Stops every thread and returns the strategy thread's final state. The order is what a
     /// graceful stop needs: market data first (no new opportunities), then execution (which
-    /// cancels every open order and hands back the last reports), then the strategy thread,
+    /// cancels every open order and hands back the last reports, still hearing the user
+    /// channel), then the user feed, then the strategy thread,
     /// which applies those reports before it returns, so the final positions hold every fill.
     pub fn stop(self) -> std::thread::Result<StrategyOutcome> {
         self.stop.store(true, Ordering::Relaxed);
@@ -335,6 +358,10 @@ impl Pipeline {
         self.execution_stop.store(true, Ordering::Relaxed);
         self.execution.thread().unpark();
         let execution = self.execution.join()?;
+        self.user_stop.store(true, Ordering::Relaxed);
+        if let Some(feed) = self.user_feed {
+            feed.join()?;
+        }
         self.strategy_stop.store(true, Ordering::Relaxed);
         self.strategy.thread().unpark();
         let (core, mut latency) = self.strategy.join()?;
