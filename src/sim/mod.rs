@@ -13,6 +13,7 @@ mod no_arb;
 mod rest;
 pub mod scenario;
 mod universe;
+pub mod user_wire;
 mod windows;
 mod wire;
 pub mod world;
