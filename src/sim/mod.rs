@@ -8,13 +8,15 @@ mod driver;
 mod dynamics;
 mod gamma;
 mod hub;
+pub mod matching;
 mod no_arb;
 mod rest;
 pub mod scenario;
 mod universe;
+pub mod user_wire;
 mod windows;
 mod wire;
-mod world;
+pub mod world;
 mod ws_market;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
