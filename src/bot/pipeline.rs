@@ -15,10 +15,10 @@ use std::time::Duration;
 use crossbeam::channel::{Receiver, Sender, TryRecvError};
 
 use crate::adapters::polymarket::rest::Backfill;
-use crate::adapters::polymarket::ws_user::UserFeed;
 use crate::adapters::polymarket::ws_market::{
     FeedCommand, MarketFeed, MarketFeedParams, RingWriter,
 };
+use crate::adapters::polymarket::ws_user::UserFeed;
 use crate::bot::clock::Clock;
 use crate::bot::idle::Idler;
 use crate::bot::latency::{LatencyRecorder, Segment};

@@ -150,7 +150,7 @@ impl Dynamics {
             .iter()
             .map(|&(asset, c)| {
                 let a = &w.assets[asset];
-                ChangeEntry::new(&a.token_id, c.side, c.px, c.qty, &a.book)
+                ChangeEntry::new(&a.token_id, c.side, c.px, &a.book)
             })
             .collect();
         Frame {

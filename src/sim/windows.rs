@@ -166,7 +166,7 @@ fn close(w: &mut World, window: &OpenWindow) -> Vec<Frame> {
             let id = &ids[position(w, m, leg.asset)];
             let book = &mut w.assets[leg.asset].book;
             book.set(leg.side, leg.px, Qty::ZERO);
-            entries.push(ChangeEntry::new(id, leg.side, leg.px, Qty::ZERO, book));
+            entries.push(ChangeEntry::new(id, leg.side, leg.px, book));
         }
         let ts = w.next_timestamp();
         frames.push(Frame {
@@ -272,7 +272,7 @@ fn open_market(w: &mut World, market: usize, legs: &[Leg], mirror: bool, size: Q
         let book = &mut w.assets[asset].book;
         book.set(side, px, qty);
         let id = &ids[position(w, market, asset)];
-        entries.push(ChangeEntry::new(id, side, px, qty, &w.assets[asset].book));
+        entries.push(ChangeEntry::new(id, side, px, &w.assets[asset].book));
     };
     for leg in legs {
         let other = opposite(leg.side);

@@ -72,12 +72,13 @@ pub struct ChangeEntry<'a> {
 }
 
 impl<'a> ChangeEntry<'a> {
-    /// Describes setting `px` on `side` to `qty`, given the asset's book after the change.
-    pub fn new(token_id: &'a str, side: Side, px: Px, qty: Qty, after: &TrueBook) -> Self {
+    /// Describes the level at `px` on `side` as the asset's book holds it after a change: its
+    /// whole size, house and client orders together, which is what the market feed publishes.
+    pub fn new(token_id: &'a str, side: Side, px: Px, after: &TrueBook) -> Self {
         ChangeEntry {
             asset_id: token_id,
             price: px.to_string(),
-            size: qty.to_string(),
+            size: after.level(side, px).unwrap_or(Qty::ZERO).to_string(),
             side: side.as_str(),
             hash: hash(after),
             best_bid: after.best_bid().unwrap_or(Px::ZERO).to_string(),
@@ -295,7 +296,7 @@ mod tests {
     fn change_entry_reports_missing_sides_as_zero_and_one() {
         let mut book = TrueBook::default();
         book.set(Side::Buy, Px(4800), Qty(5_000_000));
-        let e = ChangeEntry::new("1", Side::Buy, Px(4800), Qty(5_000_000), &book);
+        let e = ChangeEntry::new("1", Side::Buy, Px(4800), &book);
         let v = serde_json::to_value(e).unwrap();
         assert_eq!(v["best_bid"], "0.48");
         assert_eq!(v["best_ask"], "1");
