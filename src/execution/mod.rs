@@ -4,6 +4,7 @@
 //! adapter exists, `dry_run` acknowledges every intent without trading, so the core's in-flight
 //! accounting runs end to end.
 pub mod dry_run;
+pub mod rate;
 pub mod worker;
 
 use crate::domain::intents::Intent;
