@@ -4,6 +4,7 @@
 //! execution thread hands intents to: the dry run (`dry_run`) acknowledges without trading, the
 //! live sink signs, sends and follows orders on the venue.
 pub mod dry_run;
+pub mod rate;
 pub mod worker;
 
 use crate::bot::latency::LatencyRecorder;

@@ -2,6 +2,7 @@
 //! the market-data REST calls, the registry from Gamma's metadata, EIP-712 order signing and
 //! CLOB authentication (L1/L2).
 pub mod auth;
+pub mod clob_client;
 pub mod decode;
 pub mod gamma;
 pub mod rest;
