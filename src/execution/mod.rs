@@ -4,6 +4,9 @@
 //! adapter exists, `dry_run` acknowledges every intent without trading, so the core's in-flight
 //! accounting runs end to end.
 pub mod dry_run;
+pub mod order_manager;
+pub mod presign;
+pub mod reconcile;
 pub mod worker;
 
 use crate::domain::intents::Intent;
