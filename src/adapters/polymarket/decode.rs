@@ -1,4 +1,5 @@
-//! Market-channel decoder: turns a WebSocket frame from `/ws/market` into domain `Event`s.
+//! Market-channel decoder: turns a WebSocket frame from `/ws/market` into domain `Event`s (the
+//! user channel's decoder, [`UserDecoder`], shares its parsing layer).
 //!
 //! A frame is one JSON object or an array of them (or the keep-alive text `PONG`). Each message
 //! becomes a run of events closed by `MessageEnd`. Two paths produce identical events:
@@ -15,7 +16,9 @@
 
 mod general;
 mod scan;
+mod user;
 
+use simd_json::tape::Value;
 use simd_json::{Buffers, Tape};
 
 use crate::domain::events::{Event, EventBody, StaleReason};
@@ -23,6 +26,7 @@ use crate::domain::markets::Registry;
 use crate::domain::num::NumError;
 
 pub use scan::scan_hot;
+pub use user::UserDecoder;
 
 /// Why a frame could not be decoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -79,11 +83,46 @@ pub struct DecodeOutcome {
     pub pong: bool,
 }
 
-/// A reusable decoder for one feed thread: owns the scratch buffers simd-json needs.
-pub struct MarketDecoder {
+/// The scratch buffers simd-json needs, reused frame after frame so parsing stops allocating
+/// once they have grown to the largest frame seen.
+struct JsonScratch {
     scratch: Vec<u8>,
     buffers: Buffers,
     tape: Option<Tape<'static>>,
+}
+
+impl JsonScratch {
+    /// Buffers sized for typical frames (they grow once if a frame is larger).
+    fn new() -> JsonScratch {
+        const TYPICAL_FRAME: usize = 16 * 1024;
+        JsonScratch {
+            scratch: Vec::with_capacity(TYPICAL_FRAME),
+            buffers: Buffers::new(TYPICAL_FRAME),
+            tape: Some(Tape::null().reset()),
+        }
+    }
+
+    /// Parses `frame` and hands its root value to `decode`; invalid JSON is `NotJson`.
+    fn parse<R>(
+        &mut self,
+        frame: &[u8],
+        decode: impl FnOnce(Value<'_, '_>) -> Result<R, DecodeError>,
+    ) -> Result<R, DecodeError> {
+        self.scratch.clear();
+        self.scratch.extend_from_slice(frame);
+        let mut tape = self.tape.take().unwrap_or_else(Tape::null).reset();
+        let result = match simd_json::fill_tape(&mut self.scratch, &mut self.buffers, &mut tape) {
+            Ok(()) => decode(tape.as_value()),
+            Err(e) => Err(DecodeError::NotJson { at: e.index() }),
+        };
+        self.tape = Some(tape.reset());
+        result
+    }
+}
+
+/// A reusable decoder for one feed thread: owns the scratch buffers simd-json needs.
+pub struct MarketDecoder {
+    json: JsonScratch,
 }
 
 impl Default for MarketDecoder {
@@ -95,11 +134,8 @@ impl Default for MarketDecoder {
 impl MarketDecoder {
     /// A decoder with buffers sized for typical frames (they grow once if a frame is larger).
     pub fn new() -> MarketDecoder {
-        const TYPICAL_FRAME: usize = 16 * 1024;
         MarketDecoder {
-            scratch: Vec::with_capacity(TYPICAL_FRAME),
-            buffers: Buffers::new(TYPICAL_FRAME),
-            tape: Some(Tape::null().reset()),
+            json: JsonScratch::new(),
         }
     }
 
@@ -135,15 +171,9 @@ impl MarketDecoder {
             });
         }
         let start = out.len();
-        self.scratch.clear();
-        self.scratch.extend_from_slice(frame);
-        let mut tape = self.tape.take().unwrap_or_else(Tape::null).reset();
-        let parsed = simd_json::fill_tape(&mut self.scratch, &mut self.buffers, &mut tape);
-        let result = match parsed {
-            Ok(()) => general::decode_frame(tape.as_value(), registry, out, start),
-            Err(e) => Err(DecodeError::NotJson { at: e.index() }),
-        };
-        self.tape = Some(tape.reset());
+        let result = self.json.parse(frame, |root| {
+            general::decode_frame(root, registry, out, start)
+        });
         if result.is_err() {
             mark_stale(frame, registry, out);
         }

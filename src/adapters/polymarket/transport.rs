@@ -14,10 +14,10 @@ use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
-use tungstenite::WebSocket;
 use tungstenite::client::IntoClientRequest;
 use tungstenite::handshake::HandshakeError;
 use tungstenite::protocol::WebSocketConfig;
+use tungstenite::{Message, WebSocket};
 
 /// Why a connection could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -185,6 +185,23 @@ pub fn connect(
             }
         }
     }
+}
+
+/// Sends a text frame; one the socket cannot take yet stays queued and goes out with the next
+/// flush, so `WouldBlock` is not a failure.
+pub fn send_text(
+    socket: &mut Socket,
+    text: impl Into<tungstenite::Utf8Bytes>,
+) -> tungstenite::Result<()> {
+    match socket.send(Message::text(text)) {
+        Err(e) if would_block(&e) => Ok(()),
+        other => other,
+    }
+}
+
+/// Whether a socket error only means "nothing more right now" on a non-blocking socket.
+pub fn would_block(e: &tungstenite::Error) -> bool {
+    matches!(e, tungstenite::Error::Io(io) if io.kind() == io::ErrorKind::WouldBlock)
 }
 
 /// Deregisters the socket from the poller before it is dropped.

@@ -17,7 +17,7 @@ use mio::{Events, Poll, Token};
 use tungstenite::Message;
 
 use crate::adapters::polymarket::decode::MarketDecoder;
-use crate::adapters::polymarket::transport::{self, Socket};
+use crate::adapters::polymarket::transport::{self, Socket, send_text, would_block};
 use crate::bot::clock::Clock;
 use crate::bot::idle::Idler;
 use crate::bot::metrics::FeedCounters;
@@ -459,22 +459,6 @@ pub fn subscribe_frame(registry: &Registry, assets: &[AssetIdx]) -> String {
         "custom_feature_enabled": true,
     })
     .to_string()
-}
-
-/// Sends a text frame; one the socket cannot take yet stays queued and goes out with the next
-/// flush, so `WouldBlock` is not a failure.
-fn send_text(
-    socket: &mut Socket,
-    text: impl Into<tungstenite::Utf8Bytes>,
-) -> tungstenite::Result<()> {
-    match socket.send(Message::text(text)) {
-        Err(e) if would_block(&e) => Ok(()),
-        other => other,
-    }
-}
-
-fn would_block(e: &tungstenite::Error) -> bool {
-    matches!(e, tungstenite::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock)
 }
 
 /// The producer end of a feed's ring, with the books it still owes a `Stale` mark.

@@ -77,13 +77,7 @@ fn decode_message(
         outcome.unknown_events += 1;
         return Ok(());
     };
-    let ts = match opt_str(obj, "timestamp")? {
-        Some(s) => parse_ts(s.as_bytes()).map_err(|source| DecodeError::BadNumber {
-            field: "timestamp",
-            source,
-        })?,
-        None => 0,
-    };
+    let ts = timestamp(obj)?;
     let mark = out.len();
     match kind {
         Kind::PriceChange => price_change(obj, registry, ts, out, outcome)?,
@@ -279,7 +273,7 @@ fn resolved(
     Ok(())
 }
 
-fn array<'t, 'i>(
+pub(super) fn array<'t, 'i>(
     v: Value<'t, 'i>,
     field: &'static str,
 ) -> Result<simd_json::tape::Array<'t, 'i>, DecodeError> {
@@ -290,7 +284,7 @@ fn array<'t, 'i>(
 }
 
 /// A field that must be present and an array.
-fn req_array<'t, 'i>(
+pub(super) fn req_array<'t, 'i>(
     obj: &Object<'t, 'i>,
     field: &'static str,
 ) -> Result<simd_json::tape::Array<'t, 'i>, DecodeError> {
@@ -300,7 +294,10 @@ fn req_array<'t, 'i>(
     )
 }
 
-fn object<'t, 'i>(v: Value<'t, 'i>, field: &'static str) -> Result<Object<'t, 'i>, DecodeError> {
+pub(super) fn object<'t, 'i>(
+    v: Value<'t, 'i>,
+    field: &'static str,
+) -> Result<Object<'t, 'i>, DecodeError> {
     v.as_object().ok_or(DecodeError::WrongType {
         field,
         expected: "an object",
@@ -308,7 +305,10 @@ fn object<'t, 'i>(v: Value<'t, 'i>, field: &'static str) -> Result<Object<'t, 'i
 }
 
 /// A string field that may be absent (`None`); present with another type is an error.
-fn opt_str<'i>(obj: &Object<'_, 'i>, field: &'static str) -> Result<Option<&'i str>, DecodeError> {
+pub(super) fn opt_str<'i>(
+    obj: &Object<'_, 'i>,
+    field: &'static str,
+) -> Result<Option<&'i str>, DecodeError> {
     match obj.get(field) {
         None => Ok(None),
         Some(v) => v.into_string().map(Some).ok_or(DecodeError::WrongType {
@@ -318,22 +318,36 @@ fn opt_str<'i>(obj: &Object<'_, 'i>, field: &'static str) -> Result<Option<&'i s
     }
 }
 
-fn req_str<'i>(obj: &Object<'_, 'i>, field: &'static str) -> Result<&'i str, DecodeError> {
+pub(super) fn req_str<'i>(
+    obj: &Object<'_, 'i>,
+    field: &'static str,
+) -> Result<&'i str, DecodeError> {
     opt_str(obj, field)?.ok_or(DecodeError::MissingField { field })
 }
 
-fn px(obj: &Object<'_, '_>, field: &'static str) -> Result<Px, DecodeError> {
+pub(super) fn px(obj: &Object<'_, '_>, field: &'static str) -> Result<Px, DecodeError> {
     Px::parse(req_str(obj, field)?.as_bytes())
         .map_err(|source| DecodeError::BadNumber { field, source })
 }
 
-fn qty(obj: &Object<'_, '_>, field: &'static str) -> Result<Qty, DecodeError> {
+pub(super) fn qty(obj: &Object<'_, '_>, field: &'static str) -> Result<Qty, DecodeError> {
     Qty::parse(req_str(obj, field)?.as_bytes())
         .map_err(|source| DecodeError::BadNumber { field, source })
 }
 
-fn side(obj: &Object<'_, '_>, field: &'static str) -> Result<Side, DecodeError> {
+pub(super) fn side(obj: &Object<'_, '_>, field: &'static str) -> Result<Side, DecodeError> {
     Side::parse(req_str(obj, field)?.as_bytes()).ok_or(DecodeError::BadSide { field })
+}
+
+/// The message's `timestamp` (Unix milliseconds), 0 when absent.
+pub(super) fn timestamp(obj: &Object<'_, '_>) -> Result<u64, DecodeError> {
+    match opt_str(obj, "timestamp")? {
+        Some(s) => parse_ts(s.as_bytes()).map_err(|source| DecodeError::BadNumber {
+            field: "timestamp",
+            source,
+        }),
+        None => Ok(0),
+    }
 }
 
 /// A best price: absent, `null` or empty means the venue has none.
