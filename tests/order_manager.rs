@@ -3,6 +3,9 @@
 
 use std::sync::Arc;
 
+use pmbot::adapters::polymarket::ws_user::{
+    OrderEventKind, OrderHash, TradeStatus, UserEvent, UserFill, UserOrder,
+};
 use pmbot::domain::fees::FeeSchedule;
 use pmbot::domain::intents::{
     ClientId, ExecKind, ExecReport, GroupId, Liquidity, PlaceOrder, Tif, VenueReject,
@@ -10,8 +13,7 @@ use pmbot::domain::intents::{
 use pmbot::domain::markets::{MarketSpec, Registry};
 use pmbot::domain::num::{AssetIdx, Px, Qty, Side, Usdc};
 use pmbot::execution::order_manager::{
-    OmError, OrderEventKind, OrderManager, OrderStatus, PostAck, RestOrder, TradeStatus,
-    UserOrderUpdate, UserTrade, VenueStatus,
+    OmError, OrderManager, OrderStatus, PostAck, RestOrder, VenueStatus,
 };
 use pmbot::execution::reconcile::reconcile;
 
@@ -91,28 +93,37 @@ fn ack(status: VenueStatus, matched_shares: u64) -> PostAck {
     }
 }
 
-fn trade(trade: u128, id: u64, status: TradeStatus, shares: u64, liq: Liquidity) -> UserTrade {
-    UserTrade {
+fn trade(trade: u128, id: u64, status: TradeStatus, shares: u64, liq: Liquidity) -> UserFill {
+    UserFill {
         trade_id: trade,
         status,
-        order_id: hash(id),
+        order_id: OrderHash(hash(id)),
+        asset: AssetIdx(0),
+        side: Side::Buy,
         px: Px(4_000),
         qty: Qty::from_shares(shares),
+        fee_rate_bps: 0,
         liquidity: liq,
+        ts_ms: 0,
     }
 }
 
-fn order_event(id: u64, kind: OrderEventKind, matched: u64) -> UserOrderUpdate {
-    UserOrderUpdate {
+fn order_event(id: u64, kind: OrderEventKind, matched: u64) -> UserOrder {
+    UserOrder {
         kind,
-        order_id: hash(id),
+        order_id: OrderHash(hash(id)),
+        asset: AssetIdx(0),
+        side: Side::Buy,
+        px: Px(4_000),
+        original_size: Qty::from_shares(10),
         size_matched: Qty::from_shares(matched),
+        ts_ms: 0,
     }
 }
 
 fn rest(id: u64, status: VenueStatus, matched: u64) -> RestOrder {
     RestOrder {
-        order_id: hash(id),
+        order_id: OrderHash(hash(id)),
         status,
         size_matched: Qty::from_shares(matched),
     }
@@ -159,11 +170,11 @@ fn a_resting_order_goes_live_fills_in_parts_and_is_done_at_full_fill() {
     assert_eq!(got, vec![ExecKind::Accepted]);
     assert_eq!(m.status(ClientId(1)), Some(OrderStatus::Live));
     let t = trade(7, 1, TradeStatus::Matched, 4, Liquidity::Maker);
-    let got = run(&mut m, |m, o| m.on_user_trade(&t, 3, o));
+    let got = run(&mut m, |m, o| m.on_user_fill(&t, 3, o));
     assert_eq!(got, vec![fill(4, Liquidity::Maker, fee(4))]);
     assert_eq!(m.status(ClientId(1)), Some(OrderStatus::Matched));
     let t = trade(8, 1, TradeStatus::Matched, 6, Liquidity::Maker);
-    let got = run(&mut m, |m, o| m.on_user_trade(&t, 4, o));
+    let got = run(&mut m, |m, o| m.on_user_fill(&t, 4, o));
     assert_eq!(got, vec![fill(6, Liquidity::Maker, fee(6)), ExecKind::Done]);
     assert_eq!(m.status(ClientId(1)), Some(OrderStatus::Filled));
     let c = m.counters();
@@ -227,7 +238,7 @@ fn a_finished_order_frees_its_slot_and_its_id_stays_refused() {
         Err(OmError::DuplicateClientId(ClientId(1)))
     );
     let stale = trade(5, 1, TradeStatus::Matched, 1, Liquidity::Taker);
-    assert!(run(&mut m, |m, o| m.on_user_trade(&stale, 5, o)).is_empty());
+    assert!(run(&mut m, |m, o| m.on_user_fill(&stale, 5, o)).is_empty());
     assert_eq!(m.counters().foreign_events, 1);
 }
 
@@ -274,7 +285,7 @@ fn a_fok_fill_seen_before_the_post_response_is_not_repeated_by_it() {
     let mut m = om();
     sent(&mut m, 1, 2, Tif::Fok, 10);
     let t = trade(1, 1, TradeStatus::Matched, 10, Liquidity::Taker);
-    let got = run(&mut m, |m, o| m.on_user_trade(&t, 2, o));
+    let got = run(&mut m, |m, o| m.on_user_fill(&t, 2, o));
     assert_eq!(
         got,
         vec![
@@ -301,7 +312,7 @@ fn a_fak_is_done_once_its_fills_cover_the_posted_match_in_either_order() {
     });
     assert_eq!(got, vec![ExecKind::Accepted], "no Done before the fill");
     let t = trade(1, 1, TradeStatus::Matched, 4, Liquidity::Taker);
-    let got = run(&mut m, |m, o| m.on_user_trade(&t, 3, o));
+    let got = run(&mut m, |m, o| m.on_user_fill(&t, 3, o));
     assert_eq!(got, vec![fill(4, Liquidity::Taker, fee(4)), ExecKind::Done]);
     assert_eq!(m.status(ClientId(1)), Some(OrderStatus::Cancelled));
     assert_eq!(m.counters().cancels, 1);
@@ -309,7 +320,7 @@ fn a_fak_is_done_once_its_fills_cover_the_posted_match_in_either_order() {
     // Fill first, then the response.
     let mut m = om();
     sent(&mut m, 1, 2, Tif::Fak, 10);
-    let got = run(&mut m, |m, o| m.on_user_trade(&t, 2, o));
+    let got = run(&mut m, |m, o| m.on_user_fill(&t, 2, o));
     assert_eq!(
         got,
         vec![ExecKind::Accepted, fill(4, Liquidity::Taker, fee(4))]
@@ -336,7 +347,7 @@ fn a_sell_fak_reads_its_matched_shares_from_the_making_amount() {
     };
     run(&mut m, |m, o| m.on_post_result(ClientId(1), &sold, 1, o));
     let t = trade(1, 1, TradeStatus::Matched, 3, Liquidity::Taker);
-    let got = run(&mut m, |m, o| m.on_user_trade(&t, 2, o));
+    let got = run(&mut m, |m, o| m.on_user_fill(&t, 2, o));
     assert_eq!(got.last(), Some(&ExecKind::Done));
 }
 
@@ -367,7 +378,7 @@ fn later_statuses_and_duplicates_of_a_trade_never_count_twice() {
         TradeStatus::Confirmed,
     ] {
         let t = trade(42, 1, status, 5, Liquidity::Taker);
-        total.extend(run(&mut m, |m, o| m.on_user_trade(&t, 3, o)));
+        total.extend(run(&mut m, |m, o| m.on_user_fill(&t, 3, o)));
     }
     assert_eq!(
         total,
@@ -378,7 +389,7 @@ fn later_statuses_and_duplicates_of_a_trade_never_count_twice() {
     // The same trade id for another of our orders is another fill.
     sent(&mut m, 2, 0, Tif::Gtc, 10);
     let t = trade(42, 2, TradeStatus::Matched, 5, Liquidity::Maker);
-    let got = run(&mut m, |m, o| m.on_user_trade(&t, 4, o));
+    let got = run(&mut m, |m, o| m.on_user_fill(&t, 4, o));
     assert_eq!(
         got,
         vec![ExecKind::Accepted, fill(5, Liquidity::Maker, fee(5))]
@@ -390,11 +401,11 @@ fn a_failed_trade_reverses_exactly_the_fill_it_reported() {
     let mut m = om();
     sent(&mut m, 1, 0, Tif::Gtc, 10);
     let matched = trade(9, 1, TradeStatus::Matched, 3, Liquidity::Taker);
-    run(&mut m, |m, o| m.on_user_trade(&matched, 2, o));
+    run(&mut m, |m, o| m.on_user_fill(&matched, 2, o));
     let retry = trade(9, 1, TradeStatus::Retrying, 3, Liquidity::Taker);
-    assert!(run(&mut m, |m, o| m.on_user_trade(&retry, 3, o)).is_empty());
+    assert!(run(&mut m, |m, o| m.on_user_fill(&retry, 3, o)).is_empty());
     let failed = trade(9, 1, TradeStatus::Failed, 3, Liquidity::Taker);
-    let got = run(&mut m, |m, o| m.on_user_trade(&failed, 4, o));
+    let got = run(&mut m, |m, o| m.on_user_fill(&failed, 4, o));
     assert_eq!(
         got,
         vec![ExecKind::FillReversed {
@@ -404,8 +415,8 @@ fn a_failed_trade_reverses_exactly_the_fill_it_reported() {
             liquidity: Liquidity::Taker
         }]
     );
-    assert!(run(&mut m, |m, o| m.on_user_trade(&failed, 5, o)).is_empty());
-    assert!(run(&mut m, |m, o| m.on_user_trade(&matched, 6, o)).is_empty());
+    assert!(run(&mut m, |m, o| m.on_user_fill(&failed, 5, o)).is_empty());
+    assert!(run(&mut m, |m, o| m.on_user_fill(&matched, 6, o)).is_empty());
     assert_eq!(m.counters().reversed, 1);
 }
 
@@ -414,9 +425,9 @@ fn a_failure_whose_match_was_never_seen_reports_nothing_ever() {
     let mut m = om();
     sent(&mut m, 1, 0, Tif::Gtc, 10);
     let failed = trade(9, 1, TradeStatus::Failed, 3, Liquidity::Taker);
-    assert!(run(&mut m, |m, o| m.on_user_trade(&failed, 2, o)).is_empty());
+    assert!(run(&mut m, |m, o| m.on_user_fill(&failed, 2, o)).is_empty());
     let matched = trade(9, 1, TradeStatus::Matched, 3, Liquidity::Taker);
-    assert!(run(&mut m, |m, o| m.on_user_trade(&matched, 3, o)).is_empty());
+    assert!(run(&mut m, |m, o| m.on_user_fill(&matched, 3, o)).is_empty());
     assert_eq!((m.counters().fills, m.counters().reversed), (0, 0));
 }
 
@@ -425,10 +436,10 @@ fn maker_fills_on_taker_only_markets_pay_nothing() {
     let mut m = om();
     sent(&mut m, 1, 3, Tif::Gtc, 10);
     let t = trade(1, 1, TradeStatus::Matched, 2, Liquidity::Maker);
-    let got = run(&mut m, |m, o| m.on_user_trade(&t, 2, o));
+    let got = run(&mut m, |m, o| m.on_user_fill(&t, 2, o));
     assert_eq!(got[1], fill(2, Liquidity::Maker, Usdc::ZERO));
     let t = trade(2, 1, TradeStatus::Matched, 2, Liquidity::Taker);
-    let got = run(&mut m, |m, o| m.on_user_trade(&t, 3, o));
+    let got = run(&mut m, |m, o| m.on_user_fill(&t, 3, o));
     assert_eq!(got, vec![fill(2, Liquidity::Taker, fee(2))]);
 }
 
@@ -447,7 +458,7 @@ fn a_cancellation_racing_a_fill_waits_for_the_fill_before_done() {
         "5 matched, none reported yet"
     );
     let t = trade(3, 1, TradeStatus::Matched, 5, Liquidity::Maker);
-    let got = run(&mut m, |m, o| m.on_user_trade(&t, 5, o));
+    let got = run(&mut m, |m, o| m.on_user_fill(&t, 5, o));
     assert_eq!(got, vec![fill(5, Liquidity::Maker, fee(5)), ExecKind::Done]);
     assert_eq!(m.status(ClientId(1)), Some(OrderStatus::Cancelled));
     assert!(run(&mut m, |m, o| m.on_user_order(&cancel, 6, o)).is_empty());
@@ -474,7 +485,7 @@ fn a_cancellation_after_the_fill_is_done_at_once_and_a_user_event_can_precede_th
     let update = order_event(1, OrderEventKind::Update, 2);
     assert!(run(&mut m, |m, o| m.on_user_order(&update, 4, o)).is_empty());
     let t = trade(3, 1, TradeStatus::Matched, 2, Liquidity::Maker);
-    run(&mut m, |m, o| m.on_user_trade(&t, 5, o));
+    run(&mut m, |m, o| m.on_user_fill(&t, 5, o));
     let cancel = order_event(1, OrderEventKind::Cancellation, 2);
     assert_eq!(
         run(&mut m, |m, o| m.on_user_order(&cancel, 6, o)),
@@ -491,9 +502,10 @@ fn an_unknown_send_reserves_the_order_until_the_user_channel_resolves_it() {
     assert_eq!(m.status(ClientId(1)), Some(OrderStatus::Unknown));
     let placed = order_event(1, OrderEventKind::Placement, 0);
     assert_eq!(
-        run(&mut m, |m, o| m.on_user_order(&placed, 200, o)),
+        run(&mut m, |m, o| m.on_user(&UserEvent::Order(placed), 200, o)),
         vec![ExecKind::Accepted]
     );
+    assert!(run(&mut m, |m, o| m.on_user(&UserEvent::Connected, 201, o)).is_empty());
     assert_eq!(m.status(ClientId(1)), Some(OrderStatus::Live));
     assert_eq!(m.counters().unknown_resolved, 1);
     let mut due = Vec::new();
@@ -536,7 +548,7 @@ fn an_unknown_taker_found_matched_is_done_when_its_fills_arrive() {
     });
     assert_eq!(got, vec![ExecKind::Accepted]);
     let t = trade(1, 1, TradeStatus::Mined, 10, Liquidity::Taker);
-    let got = run(&mut m, |m, o| m.on_user_trade(&t, EVERY + 1, o));
+    let got = run(&mut m, |m, o| m.on_user_fill(&t, EVERY + 1, o));
     assert_eq!(
         got,
         vec![fill(10, Liquidity::Taker, fee(10)), ExecKind::Done]
@@ -589,7 +601,7 @@ fn an_order_unresolved_past_its_deadline_is_reported_once_and_can_still_resolve(
     assert!(run(&mut m, |m, o| m.check_deadlines(3 * DEADLINE, o)).is_empty());
     assert_eq!(m.counters().unresolved, 1);
     let t = trade(1, 1, TradeStatus::Matched, 10, Liquidity::Maker);
-    let got = run(&mut m, |m, o| m.on_user_trade(&t, 4 * DEADLINE, o));
+    let got = run(&mut m, |m, o| m.on_user_fill(&t, 4 * DEADLINE, o));
     assert_eq!(
         got,
         vec![
@@ -628,7 +640,7 @@ fn a_delayed_taker_is_looked_up_after_the_markets_delay() {
     m.due_lookups(1_000 + 3_000 + EVERY, &mut due);
     assert_eq!(due.len(), 1);
     let t = trade(1, 1, TradeStatus::Matched, 6, Liquidity::Taker);
-    run(&mut m, |m, o| m.on_user_trade(&t, 5_000, o));
+    run(&mut m, |m, o| m.on_user_fill(&t, 5_000, o));
     let found = rest(1, VenueStatus::Matched, 6);
     let got = run(&mut m, |m, o| {
         m.on_lookup(ClientId(1), Some(&found), 5_100, o)
@@ -654,7 +666,7 @@ fn three_open() -> OrderManager {
 fn reconcile_recovers_missed_fills_once_and_looks_up_vanished_orders() {
     let mut m = three_open();
     let seen = trade(1, 1, TradeStatus::Matched, 2, Liquidity::Maker);
-    run(&mut m, |m, o| m.on_user_trade(&seen, 3, o));
+    run(&mut m, |m, o| m.on_user_fill(&seen, 3, o));
     let missed = trade(2, 2, TradeStatus::Confirmed, 3, Liquidity::Maker);
     let trades = [
         trade(1, 1, TradeStatus::Confirmed, 2, Liquidity::Maker),
@@ -714,7 +726,7 @@ fn reconcile_waits_for_fills_a_vanished_order_still_owes() {
     });
     assert!(got.is_empty(), "10 matched, none reported yet");
     let t = trade(5, 1, TradeStatus::Matched, 10, Liquidity::Maker);
-    let got = run(&mut m, |m, o| m.on_user_trade(&t, 12, o));
+    let got = run(&mut m, |m, o| m.on_user_fill(&t, 12, o));
     assert_eq!(
         got,
         vec![fill(10, Liquidity::Maker, fee(10)), ExecKind::Done]
@@ -726,7 +738,7 @@ fn reconcile_waits_for_fills_a_vanished_order_still_owes() {
 fn a_vanished_order_the_venue_no_longer_knows_ends_with_what_it_filled() {
     let mut m = three_open();
     let t = trade(5, 1, TradeStatus::Matched, 4, Liquidity::Maker);
-    run(&mut m, |m, o| m.on_user_trade(&t, 3, o));
+    run(&mut m, |m, o| m.on_user_fill(&t, 3, o));
     let mut out = Vec::new();
     reconcile(&mut m, &[], &[], 10, &mut out);
     let got = run(&mut m, |m, o| m.on_lookup(ClientId(1), None, 11, o));

@@ -23,11 +23,14 @@ use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 
+use crate::adapters::polymarket::ws_user::{
+    OrderEventKind, OrderHash, TradeStatus, UserEvent, UserFill, UserOrder,
+};
 use crate::domain::intents::{
     ClientId, ExecKind, ExecReport, Liquidity, PlaceOrder, Tif, VenueReject,
 };
 use crate::domain::markets::{Registry, TokenHasher};
-use crate::domain::num::{Px, Qty, Side, Usdc};
+use crate::domain::num::{Qty, Side, Usdc};
 
 /// Fill dedupe records kept per order slot.
 pub const FILLS_PER_ORDER: usize = 4;
@@ -113,65 +116,11 @@ impl PostAck {
     }
 }
 
-/// What a user-channel order event says happened.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum OrderEventKind {
-    /// The order rests on the book.
-    Placement,
-    /// A resting order matched in part (`size_matched` grew).
-    Update,
-    /// The order was cancelled; `size_matched` is final.
-    Cancellation,
-}
-
-/// A user-channel order event (`event_type: "order"`), reduced to what the state machine needs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct UserOrderUpdate {
-    /// Placement, update or cancellation.
-    pub kind: OrderEventKind,
-    /// The order hash (the venue's order id).
-    pub order_id: [u8; 32],
-    /// Shares matched so far.
-    pub size_matched: Qty,
-}
-
-/// A trade's settlement status.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum TradeStatus {
-    /// Matched by the engine: the fill counts.
-    Matched,
-    /// Included in a block.
-    Mined,
-    /// Final on chain: settled.
-    Confirmed,
-    /// Failed on chain, being retried.
-    Retrying,
-    /// Failed for good: the fill is reversed.
-    Failed,
-}
-
-/// One of our orders' part in a trade (a user-channel trade event, or a REST trade).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct UserTrade {
-    /// The trade, as a 128-bit hash of its id string.
-    pub trade_id: u128,
-    /// Its settlement status.
-    pub status: TradeStatus,
-    /// Our order's hash.
-    pub order_id: [u8; 32],
-    /// The price our order filled at.
-    pub px: Px,
-    /// Shares our order filled.
-    pub qty: Qty,
-    /// Whether our order took or made liquidity.
-    pub liquidity: Liquidity,
-}
-
 /// An order as `GET /data/order/{id}` or `GET /data/orders` describes it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RestOrder {
     /// The order hash.
-    pub order_id: [u8; 32],
+    pub order_id: OrderHash,
     /// Its status.
     pub status: VenueStatus,
     /// Shares matched so far.
@@ -458,9 +407,19 @@ impl OrderManager {
         }
     }
 
+    /// Applies a user-channel event. `Connected` and `Disconnected` change nothing here: after
+    /// `Connected` the caller runs [`crate::execution::reconcile::reconcile`].
+    pub fn on_user(&mut self, ev: &UserEvent, now_ms: u64, out: &mut Vec<ExecReport>) {
+        match ev {
+            UserEvent::Order(o) => self.on_user_order(o, now_ms, out),
+            UserEvent::Fill(f) => self.on_user_fill(f, now_ms, out),
+            UserEvent::Connected | UserEvent::Disconnected => {}
+        }
+    }
+
     /// Applies a user-channel order event.
-    pub fn on_user_order(&mut self, ev: &UserOrderUpdate, now_ms: u64, out: &mut Vec<ExecReport>) {
-        let Some(i) = self.index_of_hash(&ev.order_id) else {
+    pub fn on_user_order(&mut self, ev: &UserOrder, now_ms: u64, out: &mut Vec<ExecReport>) {
+        let Some(i) = self.index_of_hash(&ev.order_id.0) else {
             return;
         };
         self.heard(i, now_ms, out);
@@ -481,13 +440,13 @@ impl OrderManager {
 
     /// Applies one of our orders' part in a trade, from the user channel or a REST trade list:
     /// deduplicated by (trade id, order hash), so replays and later statuses never count twice.
-    pub fn on_user_trade(&mut self, t: &UserTrade, now_ms: u64, out: &mut Vec<ExecReport>) {
-        let Some(i) = self.index_of_hash(&t.order_id) else {
+    pub fn on_user_fill(&mut self, t: &UserFill, now_ms: u64, out: &mut Vec<ExecReport>) {
+        let Some(i) = self.index_of_hash(&t.order_id.0) else {
             return;
         };
         let key = FillKey {
             trade_id: t.trade_id,
-            order_id: t.order_id,
+            order_id: t.order_id.0,
         };
         let f = match self.fill_index.get(&key) {
             Some(&f) => f as usize,
@@ -796,7 +755,7 @@ impl OrderManager {
     }
 
     /// Records a fill never seen before, evicting the oldest record when the ring is full.
-    fn new_fill(&mut self, i: usize, key: FillKey, t: &UserTrade) -> usize {
+    fn new_fill(&mut self, i: usize, key: FillKey, t: &UserFill) -> usize {
         let e = self.slots[i].as_ref().expect("held");
         let fees = self.registry.market_of(e.order.asset).fees;
         let fee: Usdc = match t.liquidity {
@@ -844,7 +803,7 @@ mod tests {
     use super::*;
     use crate::domain::intents::GroupId;
     use crate::domain::markets::MarketSpec;
-    use crate::domain::num::AssetIdx;
+    use crate::domain::num::{AssetIdx, Px};
 
     fn manager(capacity: usize) -> OrderManager {
         let mut r = Registry::default();
@@ -877,14 +836,18 @@ mod tests {
         h
     }
 
-    fn trade(trade_id: u128) -> UserTrade {
-        UserTrade {
+    fn trade(trade_id: u128) -> UserFill {
+        UserFill {
             trade_id,
             status: TradeStatus::Matched,
-            order_id: hash(0),
+            order_id: OrderHash(hash(0)),
+            asset: AssetIdx(0),
+            side: Side::Buy,
             px: Px(5_000),
             qty: Qty::from_shares(1),
+            fee_rate_bps: 0,
             liquidity: Liquidity::Maker,
+            ts_ms: 0,
         }
     }
 
@@ -922,17 +885,17 @@ mod tests {
         let mut out = Vec::new();
         let window = FILLS_PER_ORDER as u128;
         for t in 0..window {
-            m.on_user_trade(&trade(t), 0, &mut out);
+            m.on_user_fill(&trade(t), 0, &mut out);
         }
-        m.on_user_trade(&trade(0), 0, &mut out);
+        m.on_user_fill(&trade(0), 0, &mut out);
         assert_eq!(
             m.counters().fills,
             window as u64,
             "inside the window: deduped"
         );
-        m.on_user_trade(&trade(window), 0, &mut out);
+        m.on_user_fill(&trade(window), 0, &mut out);
         assert_eq!(m.fill_index.len(), FILLS_PER_ORDER);
-        m.on_user_trade(&trade(0), 0, &mut out);
+        m.on_user_fill(&trade(0), 0, &mut out);
         assert_eq!(
             m.counters().fills,
             window as u64 + 2,
@@ -947,13 +910,13 @@ mod tests {
         let mut out = Vec::new();
         for id in 0..1_000u64 {
             m.on_new(&place(id), hash(id), 0).unwrap();
-            let t = UserTrade {
+            let t = UserFill {
                 trade_id: u128::from(id),
                 qty: Qty::from_shares(1_000),
-                order_id: hash(id),
+                order_id: OrderHash(hash(id)),
                 ..trade(0)
             };
-            m.on_user_trade(&t, 0, &mut out);
+            m.on_user_fill(&t, 0, &mut out);
             out.clear();
         }
         assert_eq!(m.counters().fills, 1_000);

@@ -11,8 +11,9 @@
 
 use std::collections::HashSet;
 
+use crate::adapters::polymarket::ws_user::UserFill;
 use crate::domain::intents::{ExecKind, ExecReport};
-use crate::execution::order_manager::{OrderManager, RestOrder, UserTrade};
+use crate::execution::order_manager::{OrderManager, RestOrder};
 
 /// What reconciliation found.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -36,7 +37,7 @@ pub struct ReconcileReport {
 pub fn reconcile(
     om: &mut OrderManager,
     open_at_venue: &[RestOrder],
-    trades: &[UserTrade],
+    trades: &[UserFill],
     now_ms: u64,
     out: &mut Vec<ExecReport>,
 ) -> ReconcileReport {
@@ -46,7 +47,7 @@ pub fn reconcile(
     };
     for t in trades {
         let first = out.len();
-        om.on_user_trade(t, now_ms, out);
+        om.on_user_fill(t, now_ms, out);
         for r in &out[first..] {
             match r.kind {
                 ExecKind::Fill { .. } => report.fills_recovered += 1,
@@ -55,14 +56,14 @@ pub fn reconcile(
             }
         }
     }
-    let listed: HashSet<[u8; 32]> = open_at_venue.iter().map(|r| r.order_id).collect();
+    let listed: HashSet<[u8; 32]> = open_at_venue.iter().map(|r| r.order_id.0).collect();
     for r in open_at_venue {
-        match om.id_of(&r.order_id) {
+        match om.id_of(&r.order_id.0) {
             Some(id) => {
                 om.on_lookup(id, Some(r), now_ms, out);
                 report.orders_confirmed += 1;
             }
-            None => report.strays.push(r.order_id),
+            None => report.strays.push(r.order_id.0),
         }
     }
     // Orders never acknowledged are left to their POST response, or already looked up.
