@@ -6,6 +6,7 @@
 pub mod dry_run;
 pub mod order_manager;
 pub mod presign;
+pub mod rate;
 pub mod reconcile;
 pub mod worker;
 
