@@ -4,7 +4,10 @@
 //! execution thread hands intents to: the dry run (`dry_run`) acknowledges without trading, the
 //! live sink signs, sends and follows orders on the venue.
 pub mod dry_run;
+pub mod order_manager;
+pub mod presign;
 pub mod rate;
+pub mod reconcile;
 pub mod worker;
 
 use crate::bot::latency::LatencyRecorder;

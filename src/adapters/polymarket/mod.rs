@@ -1,6 +1,6 @@
 //! Polymarket CLOB adapter: the market and user channels' transport, feed threads and decoders,
-//! the market-data REST calls, the registry from Gamma's metadata, EIP-712 order signing and
-//! CLOB authentication (L1/L2).
+//! the market-data REST calls, the registry from Gamma's metadata, EIP-712 order signing, CLOB
+//! authentication (L1/L2) and the order client.
 pub mod auth;
 pub mod clob_client;
 pub mod decode;
