@@ -1,5 +1,6 @@
-//! EIP-712 order signing for Polymarket's CTF Exchange V2: the signed order struct, the two
-//! exchanges' domains, the order digest, a secp256k1 signer, and the SDK's amount rules.
+//! EIP-712 order signing for Polymarket's CTF Exchange V2 (and V3 position orders): the signed
+//! order struct, the exchanges' domains, the order digest, a secp256k1 signer and recovery,
+//! addresses, the SDK's amount rules, and the `POST /order` body writer.
 //!
 //! Everything here is byte-identical to the official Rust SDK (`polymarket_client_sdk_v2` 0.9):
 //! `peer-bench/tests/signing_vectors.rs` checks it against the SDK and writes the vectors that
@@ -7,7 +8,7 @@
 
 use std::fmt;
 
-use k256::ecdsa::SigningKey;
+use k256::ecdsa::{RecoveryId, Signature, SigningKey, VerifyingKey};
 use sha3::{Digest, Keccak256};
 
 use crate::domain::markets::is_valid_tick;
@@ -35,7 +36,6 @@ pub const ORDER_TYPE_HASH: [u8; 32] = [
 const DOMAIN_TYPE: &str =
     "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)";
 const DOMAIN_NAME: &str = "Polymarket CTF Exchange";
-const DOMAIN_VERSION: &str = "2";
 
 /// The largest salt the venue accepts: salts travel as JSON numbers, so they stay below 2^53.
 pub const SALT_MASK: u64 = (1 << 53) - 1;
@@ -45,20 +45,31 @@ pub const fn salt_from(raw: u64) -> u64 {
     raw & SALT_MASK
 }
 
-fn keccak(bytes: &[u8]) -> [u8; 32] {
+pub(crate) fn keccak(bytes: &[u8]) -> [u8; 32] {
     Keccak256::digest(bytes).into()
 }
 
-/// Which CTF Exchange V2 contract an order is for: neg-risk markets have their own.
+/// Which exchange contract an order is for: neg-risk markets have their own V2 contract, and
+/// position orders go to the V3 contract.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Exchange {
-    /// The standard exchange (`0xE111…996B`).
+    /// The standard V2 exchange (`0xE111…996B`).
     Standard,
-    /// The neg-risk exchange (`0xe222…0F59`).
+    /// The neg-risk V2 exchange (`0xe222…0F59`).
     NegRisk,
+    /// The V3 exchange for position orders (`0xe333…00Aa`, Polygon's address), domain version "3".
+    V3,
 }
 
 impl Exchange {
+    /// The EIP-712 domain `version`: "2" for both V2 exchanges, "3" for V3.
+    pub const fn version(self) -> &'static str {
+        match self {
+            Exchange::Standard | Exchange::NegRisk => "2",
+            Exchange::V3 => "3",
+        }
+    }
+
     /// The contract the EIP-712 domain names as `verifyingContract` (same on Polygon and Amoy).
     pub const fn verifying_contract(self) -> Address {
         match self {
@@ -69,6 +80,10 @@ impl Exchange {
             Exchange::NegRisk => [
                 0xe2, 0x22, 0x2d, 0x27, 0x9d, 0x74, 0x40, 0x50, 0xd2, 0x8e, 0x00, 0x52, 0x00, 0x10,
                 0x52, 0x00, 0x00, 0x31, 0x0f, 0x59,
+            ],
+            Exchange::V3 => [
+                0xe3, 0x33, 0x37, 0x00, 0xca, 0x9d, 0x93, 0x00, 0x3f, 0x00, 0xf0, 0xf7, 0x1f, 0x85,
+                0x15, 0x00, 0x5f, 0x6c, 0x00, 0xaa,
             ],
         }
     }
@@ -83,12 +98,13 @@ pub struct Domain {
 }
 
 impl Domain {
-    /// The domain `{name: "Polymarket CTF Exchange", version: "2", chainId, verifyingContract}`.
+    /// The domain `{name: "Polymarket CTF Exchange", version, chainId, verifyingContract}` with
+    /// the exchange's version and contract.
     pub fn new(exchange: Exchange, chain_id: u64) -> Domain {
         let mut encoded = [0u8; 5 * 32];
         encoded[..32].copy_from_slice(&keccak(DOMAIN_TYPE.as_bytes()));
         encoded[32..64].copy_from_slice(&keccak(DOMAIN_NAME.as_bytes()));
-        encoded[64..96].copy_from_slice(&keccak(DOMAIN_VERSION.as_bytes()));
+        encoded[64..96].copy_from_slice(&keccak(exchange.version().as_bytes()));
         encoded[96..128].copy_from_slice(&word_u64(chain_id));
         encoded[128..].copy_from_slice(&word_address(&exchange.verifying_contract()));
         Domain {
@@ -175,13 +191,13 @@ const fn side_code(side: Side) -> u64 {
     }
 }
 
-fn word_u64(value: u64) -> [u8; 32] {
+pub(crate) fn word_u64(value: u64) -> [u8; 32] {
     let mut word = [0u8; 32];
     word[24..].copy_from_slice(&value.to_be_bytes());
     word
 }
 
-fn word_address(address: &Address) -> [u8; 32] {
+pub(crate) fn word_address(address: &Address) -> [u8; 32] {
     let mut word = [0u8; 32];
     word[12..].copy_from_slice(address);
     word
@@ -230,6 +246,15 @@ pub enum SignError {
     /// The ECDSA primitive refused the digest (a zero `r` or `s`; practically unreachable).
     #[error("ECDSA signing failed")]
     Signing,
+    /// A signature is not `0x` + 130 hex digits, its `v` is not 27/28, or it recovers no key.
+    #[error("signature is malformed or does not recover a public key")]
+    InvalidSignature,
+    /// An address is not `0x` followed by 40 hex digits.
+    #[error("address is not 0x followed by 40 hex digits")]
+    InvalidAddress,
+    /// A hash is not `0x` followed by 64 hex digits.
+    #[error("hash is not 0x followed by 64 hex digits")]
+    InvalidHash,
 }
 
 /// A secp256k1 key that signs order digests. Its `Debug` shows the address, never the key.
@@ -242,10 +267,7 @@ impl Signer {
     /// Loads a key from its 32 secret bytes.
     pub fn from_secret(secret: &[u8; 32]) -> Result<Signer, SignError> {
         let key = SigningKey::from_bytes(secret.into()).map_err(|_| SignError::InvalidKey)?;
-        let point = key.verifying_key().to_encoded_point(false);
-        let hash = keccak(&point.as_bytes()[1..]);
-        let mut address = [0u8; 20];
-        address.copy_from_slice(&hash[12..]);
+        let address = address_of(key.verifying_key());
         Ok(Signer { key, address })
     }
 
@@ -266,6 +288,114 @@ impl Signer {
         out[64] = 27 + recovery.to_byte();
         Ok(out)
     }
+}
+
+/// The address of a public key: the last 20 bytes of keccak of its uncompressed coordinates.
+fn address_of(key: &VerifyingKey) -> Address {
+    let point = key.to_encoded_point(false);
+    let hash = keccak(&point.as_bytes()[1..]);
+    let mut address = [0u8; 20];
+    address.copy_from_slice(&hash[12..]);
+    address
+}
+
+/// The address whose key produced `signature` (`r ‖ s ‖ v`, `v` = 27 or 28) over `digest`.
+pub fn recover_signer(digest: &[u8; 32], signature: &[u8; 65]) -> Result<Address, SignError> {
+    let ecdsa = Signature::from_slice(&signature[..64]).map_err(|_| SignError::InvalidSignature)?;
+    let recovery = match signature[64] {
+        v @ (27 | 28) => RecoveryId::from_byte(v - 27).ok_or(SignError::InvalidSignature)?,
+        _ => return Err(SignError::InvalidSignature),
+    };
+    let key = VerifyingKey::recover_from_prehash(digest, &ecdsa, recovery)
+        .map_err(|_| SignError::InvalidSignature)?;
+    Ok(address_of(&key))
+}
+
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+
+/// Writes `bytes` as lowercase hex into `out`, which must be exactly twice as long.
+fn write_hex(out: &mut [u8], bytes: &[u8]) {
+    for (pair, byte) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = HEX_DIGITS[usize::from(byte >> 4)];
+        pair[1] = HEX_DIGITS[usize::from(byte & 0x0f)];
+    }
+}
+
+/// `0x` + lowercase hex of `N` bytes as a fixed array of `M` = 2 + 2N characters.
+fn prefixed_hex<const N: usize, const M: usize>(bytes: &[u8; N]) -> [u8; M] {
+    let mut out = [0u8; M];
+    out[..2].copy_from_slice(b"0x");
+    write_hex(&mut out[2..], bytes);
+    out
+}
+
+fn hex_value(digit: u8) -> Option<u8> {
+    match digit {
+        b'0'..=b'9' => Some(digit - b'0'),
+        b'a'..=b'f' => Some(digit - b'a' + 10),
+        b'A'..=b'F' => Some(digit - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Reads `0x` + exactly `2N` hex digits (either case).
+fn parse_prefixed_hex<const N: usize>(s: &str) -> Option<[u8; N]> {
+    let digits = s.strip_prefix("0x")?.as_bytes();
+    if digits.len() != 2 * N {
+        return None;
+    }
+    let mut out = [0u8; N];
+    for (byte, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
+        *byte = hex_value(pair[0])? << 4 | hex_value(pair[1])?;
+    }
+    Some(out)
+}
+
+/// A 32-byte hash as `0x` + 64 lowercase hex digits (the venue's order id form), without allocating.
+pub fn hex_hash(h: &[u8; 32]) -> [u8; 66] {
+    prefixed_hex(h)
+}
+
+/// A signature as `0x` + 130 lowercase hex digits, without allocating.
+pub fn hex_signature(signature: &[u8; 65]) -> [u8; 132] {
+    prefixed_hex(signature)
+}
+
+/// An address as `0x` + 40 lowercase hex digits, without allocating.
+pub fn hex_address(a: &Address) -> [u8; 42] {
+    prefixed_hex(a)
+}
+
+/// Parses `0x` + 40 hex digits in any case (the EIP-55 checksum is not enforced).
+pub fn parse_address(s: &str) -> Result<Address, SignError> {
+    parse_prefixed_hex(s).ok_or(SignError::InvalidAddress)
+}
+
+/// Parses `0x` + 130 hex digits into `r ‖ s ‖ v` (the value is not checked here).
+pub fn parse_signature(s: &str) -> Result<[u8; 65], SignError> {
+    parse_prefixed_hex(s).ok_or(SignError::InvalidSignature)
+}
+
+/// Parses `0x` + 64 hex digits (an order hash or a bytes32 field).
+pub fn parse_hash(s: &str) -> Result<[u8; 32], SignError> {
+    parse_prefixed_hex(s).ok_or(SignError::InvalidHash)
+}
+
+/// The EIP-55 mixed-case checksum form of an address (`0xf39Fd6e5…`).
+pub fn checksum_address(a: &Address) -> String {
+    let mut text = hex_address(a);
+    let hash = keccak(&text[2..]);
+    for (i, c) in text[2..].iter_mut().enumerate() {
+        let nibble = if i % 2 == 0 {
+            hash[i / 2] >> 4
+        } else {
+            hash[i / 2] & 0x0f
+        };
+        if nibble >= 8 {
+            c.make_ascii_uppercase();
+        }
+    }
+    text.iter().map(|&b| char::from(b)).collect()
 }
 
 impl fmt::Debug for Signer {
@@ -322,6 +452,147 @@ pub fn amounts(side: Side, price: Px, size: Qty, tick: Px) -> Result<(u64, u64),
         Side::Buy => (usdc, shares),
         Side::Sell => (shares, usdc),
     })
+}
+
+/// An order with its EIP-712 hash (the venue's order id) and the maker's signature over it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SignedOrder {
+    /// The signed fields.
+    pub fields: OrderFields,
+    /// `order_hash(domain, fields)`.
+    pub hash: [u8; 32],
+    /// `r ‖ s ‖ v` over `hash`, `v` = 27 or 28.
+    pub signature: [u8; 65],
+}
+
+/// Hashes `fields` under `domain` and signs the digest.
+pub fn sign_order(
+    signer: &Signer,
+    domain: &Domain,
+    fields: OrderFields,
+) -> Result<SignedOrder, SignError> {
+    let hash = order_hash(domain, &fields);
+    let signature = signer.sign(&hash)?;
+    Ok(SignedOrder {
+        fields,
+        hash,
+        signature,
+    })
+}
+
+/// The decimal digits of `value`, written at the end of `buf` (no allocation).
+pub(crate) fn decimal_digits(value: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut at = buf.len();
+    let mut rest = value;
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    &buf[at..]
+}
+
+/// Appends the decimal digits of `value`.
+fn push_u64(out: &mut Vec<u8>, value: u64) {
+    out.extend_from_slice(decimal_digits(value, &mut [0; 20]));
+}
+
+/// Appends `text` as a JSON string, escaping quotes, backslashes and control characters.
+fn push_json_str(out: &mut Vec<u8>, text: &str) {
+    out.push(b'"');
+    for &b in text.as_bytes() {
+        match b {
+            b'"' | b'\\' => out.extend_from_slice(&[b'\\', b]),
+            0..=0x1f => {
+                out.extend_from_slice(b"\\u00");
+                out.extend_from_slice(&[
+                    HEX_DIGITS[usize::from(b >> 4)],
+                    HEX_DIGITS[usize::from(b & 0x0f)],
+                ]);
+            }
+            _ => out.push(b),
+        }
+    }
+    out.push(b'"');
+}
+
+/// Writes the `POST /order` JSON body for `order` into `out` (cleared first; no allocation once
+/// `out` has grown to a body's size). See [`append_order_entry`] for the layout.
+pub fn write_order_body(
+    out: &mut Vec<u8>,
+    order: &SignedOrder,
+    token_id: &str,
+    expiration_s: u64,
+    owner_api_key: &str,
+    order_type: &str,
+    post_only: bool,
+) {
+    out.clear();
+    append_order_entry(
+        out,
+        order,
+        token_id,
+        expiration_s,
+        owner_api_key,
+        order_type,
+        post_only,
+    );
+}
+
+/// Appends one order object, as `POST /order` takes it and `POST /orders` takes each array
+/// element, in the SDK's key order:
+/// `{"order":{salt, maker, signer, tokenId, makerAmount, takerAmount, side, expiration,
+/// signatureType, timestamp, metadata, builder, signature}, "orderType", "owner", "postOnly",
+/// "deferExec"}`. `salt` and `signatureType` are JSON numbers; ids, amounts, `expiration`
+/// (seconds) and `timestamp` (ms) are strings; hex is lowercase; `deferExec` is always `false`.
+pub fn append_order_entry(
+    out: &mut Vec<u8>,
+    order: &SignedOrder,
+    token_id: &str,
+    expiration_s: u64,
+    owner_api_key: &str,
+    order_type: &str,
+    post_only: bool,
+) {
+    let f = &order.fields;
+    out.extend_from_slice(b"{\"order\":{\"salt\":");
+    push_u64(out, f.salt);
+    out.extend_from_slice(b",\"maker\":\"");
+    out.extend_from_slice(&hex_address(&f.maker));
+    out.extend_from_slice(b"\",\"signer\":\"");
+    out.extend_from_slice(&hex_address(&f.signer));
+    out.extend_from_slice(b"\",\"tokenId\":");
+    push_json_str(out, token_id);
+    out.extend_from_slice(b",\"makerAmount\":\"");
+    push_u64(out, f.maker_amount);
+    out.extend_from_slice(b"\",\"takerAmount\":\"");
+    push_u64(out, f.taker_amount);
+    out.extend_from_slice(b"\",\"side\":\"");
+    out.extend_from_slice(f.side.as_str().as_bytes());
+    out.extend_from_slice(b"\",\"expiration\":\"");
+    push_u64(out, expiration_s);
+    out.extend_from_slice(b"\",\"signatureType\":");
+    push_u64(out, u64::from(f.signature_type));
+    out.extend_from_slice(b",\"timestamp\":\"");
+    push_u64(out, f.timestamp_ms);
+    out.extend_from_slice(b"\",\"metadata\":\"");
+    out.extend_from_slice(&hex_hash(&f.metadata));
+    out.extend_from_slice(b"\",\"builder\":\"");
+    out.extend_from_slice(&hex_hash(&f.builder));
+    out.extend_from_slice(b"\",\"signature\":\"");
+    out.extend_from_slice(&hex_signature(&order.signature));
+    out.extend_from_slice(b"\"},\"orderType\":");
+    push_json_str(out, order_type);
+    out.extend_from_slice(b",\"owner\":");
+    push_json_str(out, owner_api_key);
+    out.extend_from_slice(if post_only {
+        b",\"postOnly\":true,\"deferExec\":false}"
+    } else {
+        b",\"postOnly\":false,\"deferExec\":false}"
+    });
 }
 
 #[cfg(test)]
@@ -476,5 +747,98 @@ mod tests {
             amounts(Side::Sell, Px(5_000), Qty(9_999), tick),
             Err(AmountError::SizeTooSmall(Qty(9_999)))
         );
+    }
+
+    #[test]
+    fn recover_signer_returns_the_signing_address() {
+        let signer = Signer::from_secret(&TEST_SECRET).unwrap();
+        let digest = keccak(b"recover me");
+        let mut signature = signer.sign(&digest).unwrap();
+        assert_eq!(recover_signer(&digest, &signature), Ok(signer.address()));
+        assert_ne!(
+            recover_signer(&keccak(b"other"), &signature),
+            Ok(signer.address())
+        );
+        signature[64] = 29;
+        assert_eq!(
+            recover_signer(&digest, &signature),
+            Err(SignError::InvalidSignature)
+        );
+        assert_eq!(
+            recover_signer(&digest, &[0; 65]),
+            Err(SignError::InvalidSignature)
+        );
+    }
+
+    /// The EIP-55 specification's own examples.
+    #[test]
+    fn checksum_address_follows_eip55() {
+        for expected in [
+            "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+            "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359",
+            "0xdbF03B407c01E7cD3CBea99509d93f8DDDC8C6FB",
+            "0xD1220A0cf47c7B9Be7A2E6BA89F429762e7b9aDb",
+        ] {
+            let address = parse_address(&expected.to_lowercase()).unwrap();
+            assert_eq!(checksum_address(&address), expected);
+            assert_eq!(parse_address(expected), Ok(address));
+        }
+    }
+
+    #[test]
+    fn parsers_refuse_malformed_hex() {
+        for bad in [
+            "",
+            "5aaeb6053f3e94c9b9a09f33669435e7ef1beaed",
+            "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beae",
+            "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaedd",
+            "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaeg",
+            "0x5aaeb6053f3e94c9b9a09f33669435e7ef1bea\u{e9}",
+        ] {
+            assert_eq!(parse_address(bad), Err(SignError::InvalidAddress), "{bad}");
+        }
+        assert_eq!(parse_signature("0x00"), Err(SignError::InvalidSignature));
+        assert_eq!(parse_hash("0x00"), Err(SignError::InvalidHash));
+    }
+
+    #[test]
+    fn hex_writers_round_trip_through_the_parsers() {
+        let hash = keccak(b"hash");
+        let text = hex_hash(&hash);
+        let text = std::str::from_utf8(&text).unwrap();
+        assert_eq!(text, format!("0x{}", hex(&hash)));
+        assert_eq!(parse_hash(text), Ok(hash));
+        let signer = Signer::from_secret(&TEST_SECRET).unwrap();
+        let signature = signer.sign(&hash).unwrap();
+        let text = hex_signature(&signature);
+        assert_eq!(
+            parse_signature(std::str::from_utf8(&text).unwrap()),
+            Ok(signature)
+        );
+    }
+
+    #[test]
+    fn v3_domain_uses_version_3_and_its_own_contract() {
+        let v3 = Domain::polygon(Exchange::V3);
+        assert_eq!(Exchange::V3.version(), "3");
+        assert_eq!(
+            checksum_address(&Exchange::V3.verifying_contract()),
+            "0xe3333700cA9d93003F00f0F71f8515005F6c00Aa"
+        );
+        assert_ne!(
+            v3.separator(),
+            Domain::polygon(Exchange::Standard).separator()
+        );
+    }
+
+    #[test]
+    fn push_json_str_escapes_quotes_backslashes_and_controls() {
+        let mut out = Vec::new();
+        push_json_str(&mut out, "a\"b\\c\n");
+        assert_eq!(out, br#""a\"b\\c\u000a""#);
+        out.clear();
+        push_u64(&mut out, u64::MAX);
+        push_u64(&mut out, 0);
+        assert_eq!(out, b"184467440737095516150");
     }
 }
