@@ -16,6 +16,7 @@ mod rest;
 pub mod scenario;
 mod trading;
 mod universe;
+pub mod user_wire;
 mod windows;
 mod wire;
 pub mod world;

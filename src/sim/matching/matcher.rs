@@ -30,9 +30,9 @@ pub struct Crossing {
 
 /// The other outcome of a binary market, if `asset`'s market is binary.
 pub fn complement_of(world: &World, asset: usize) -> Option<usize> {
-    match world.market_of(asset).assets.as_slice() {
-        &[a, b] if a == asset => Some(b),
-        &[a, b] if b == asset => Some(a),
+    match *world.market_of(asset).assets.as_slice() {
+        [a, b] if a == asset => Some(b),
+        [a, b] if b == asset => Some(a),
         _ => None,
     }
 }

@@ -318,19 +318,12 @@ impl Engine {
         let release = self.reserve_of(world, order.side, order.price, before, order.asset)
             - self.reserve_of(world, order.side, order.price, after, order.asset);
         self.adjust_reserve(order.account, order.side, order.asset, -release);
-        if after < before {
-            let snap = self.orders[&id].snap.clone();
-            self.push_order_event(OrderEventKind::Update, snap);
-        }
         self.delayed.retain(|_, v| *v != id);
-        let status = if after.is_zero() {
-            self.open.remove(&seq);
-            let snap = self.set_status(&id, OrderStatus::Matched);
-            if after == before {
-                self.push_order_event(OrderEventKind::Update, snap);
-            }
+        let filled = after < before;
+        let rests = !after.is_zero() && order.order_type.rests();
+        let final_status = if after.is_zero() {
             OrderStatus::Matched
-        } else if order.order_type.rests() {
+        } else if rests {
             world.assets[order.asset]
                 .book
                 .add_client(order.side, order.price, after);
@@ -340,29 +333,29 @@ impl Engine {
                 side: order.side,
                 px: order.price,
             });
-            let snap = self.set_status(&id, OrderStatus::Live);
-            let kind = if was_delayed {
-                OrderEventKind::Update
-            } else {
-                OrderEventKind::Placement
-            };
-            self.push_order_event(kind, snap);
-            if after < before {
-                OrderStatus::Matched
-            } else {
-                OrderStatus::Live
-            }
+            OrderStatus::Live
         } else {
-            self.open.remove(&seq);
             let reserve = self.reserve_of(world, order.side, order.price, after, order.asset);
             self.adjust_reserve(order.account, order.side, order.asset, -reserve);
-            let snap = self.set_status(&id, OrderStatus::Cancelled);
+            OrderStatus::Cancelled
+        };
+        if final_status != OrderStatus::Live {
+            self.open.remove(&seq);
+        }
+        let snap = self.set_status(&id, final_status);
+        if rests && !was_delayed {
+            self.push_order_event(OrderEventKind::Placement, snap.clone());
+        }
+        if filled || (rests && was_delayed) {
+            self.push_order_event(OrderEventKind::Update, snap.clone());
+        }
+        if final_status == OrderStatus::Cancelled {
             self.push_order_event(OrderEventKind::Cancellation, snap);
-            if after < before {
-                OrderStatus::Matched
-            } else {
-                OrderStatus::Unmatched
-            }
+        }
+        let status = match final_status {
+            _ if filled => OrderStatus::Matched,
+            OrderStatus::Live => OrderStatus::Live,
+            _ => OrderStatus::Unmatched,
         };
         let rec = &self.orders[&id];
         Submitted {
@@ -535,3 +528,6 @@ impl Engine {
         self.trade_index.get(id).map(|&i| &self.trades[i].snap)
     }
 }
+
+#[cfg(test)]
+mod tests;
