@@ -59,6 +59,12 @@ enum Command {
         /// Scenario name under config/scenarios/ or a path.
         #[arg(long, default_value = "default")]
         scenario: String,
+        /// pUSD every new account starts with (default: the scenario's `trading.faucet_usdc`).
+        #[arg(long)]
+        faucet_usdc: Option<String>,
+        /// Shares of every outcome each new account starts with (default: the scenario's).
+        #[arg(long)]
+        faucet_shares: Option<String>,
     },
     /// Arbitrage math on saved snapshots.
     Arb {
@@ -190,8 +196,19 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Venue { listen, scenario } => match stop_on_signal() {
-            Ok(stop) => venue::run(listen, &scenario, &stop).map_err(|e| e.to_string()),
+        Command::Venue {
+            listen,
+            scenario,
+            faucet_usdc,
+            faucet_shares,
+        } => match stop_on_signal() {
+            Ok(stop) => {
+                let faucet = venue::Faucet {
+                    usdc: faucet_usdc,
+                    shares: faucet_shares,
+                };
+                venue::run(listen, &scenario, &faucet, &stop).map_err(|e| e.to_string())
+            }
             Err(e) => Err(e),
         },
     };

@@ -1,6 +1,7 @@
 //! The venue's shared state: the world behind one lock together with the subscriber table, so
 //! a snapshot taken on subscribe and the stream that follows it can never overlap or leave a gap.
-//! Also the venue-wide counters and the stall flag.
+//! Also the venue-wide counters, the stall flag, the trading state and the user-channel
+//! subscribers (each sees only its own account's events).
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -10,7 +11,9 @@ use std::time::Instant;
 use crossbeam::channel::{self, Receiver, Sender};
 use tungstenite::Utf8Bytes;
 
+use crate::sim::matching::AccountId;
 use crate::sim::scenario::FaultKind;
+use crate::sim::trading::Exchange;
 use crate::sim::wire::{self, Frame};
 use crate::sim::world::World;
 
@@ -32,11 +35,23 @@ struct Sub {
     custom: bool,
 }
 
+/// One user-channel subscription: an account's events in some markets.
+struct UserSub {
+    id: u64,
+    tx: Sender<Out>,
+    account: AccountId,
+    /// Market indices; empty means every market.
+    markets: HashSet<usize>,
+}
+
 /// Everything behind the lock.
 pub struct State {
     /// Markets and true books.
     pub world: World,
+    /// Accounts, the matching engine and the trading counters.
+    pub exchange: Exchange,
     subs: Vec<Sub>,
+    users: Vec<UserSub>,
 }
 
 /// A scripted silent stall.
@@ -81,13 +96,15 @@ pub struct Hub {
 }
 
 impl Hub {
-    /// A hub over `world` with no connections.
-    pub fn new(world: World) -> Hub {
+    /// A hub over `world` and `exchange` with no connections.
+    pub fn new(world: World, exchange: Exchange) -> Hub {
         let (first_sub_tx, first_sub_rx) = channel::bounded(1);
         Hub {
             state: Mutex::new(State {
                 world,
+                exchange,
                 subs: Vec::new(),
+                users: Vec::new(),
             }),
             stall: Mutex::new(None),
             next_conn: AtomicU64::new(0),
@@ -120,7 +137,35 @@ impl Hub {
 
     /// Forgets a connection.
     pub fn disconnect(&self, id: u64) {
-        self.lock().subs.retain(|s| s.id != id);
+        let mut state = self.lock();
+        state.subs.retain(|s| s.id != id);
+        state.users.retain(|s| s.id != id);
+    }
+
+    /// Subscribes connection `id` to `account`'s user-channel events in `markets` (empty: all).
+    pub fn subscribe_user(&self, id: u64, account: AccountId, markets: &[usize]) {
+        let mut state = self.lock();
+        let Some(tx) = state.subs.iter().find(|s| s.id == id).map(|s| s.tx.clone()) else {
+            return;
+        };
+        match state.users.iter_mut().find(|u| u.id == id) {
+            Some(sub) if sub.account == account => {
+                if markets.is_empty() {
+                    sub.markets.clear();
+                } else if !sub.markets.is_empty() {
+                    sub.markets.extend(markets.iter().copied());
+                }
+            }
+            _ => {
+                state.users.retain(|u| u.id != id);
+                state.users.push(UserSub {
+                    id,
+                    tx,
+                    account,
+                    markets: markets.iter().copied().collect(),
+                });
+            }
+        }
     }
 
     /// Subscribes a connection to the known ids among `token_ids` (unknown ids are ignored, as
@@ -209,10 +254,35 @@ impl State {
         });
     }
 
-    /// Tells every connection to drop its socket, and forgets them all.
+    /// How many user-channel subscriptions are live.
+    pub fn user_subscriptions(&self) -> usize {
+        self.users.len()
+    }
+
+    /// Drops every user-channel connection; returns how many there were.
+    pub fn disconnect_users(&mut self) -> u64 {
+        let dropped = self.users.len() as u64;
+        let ids: HashSet<u64> = self
+            .users
+            .drain(..)
+            .map(|u| {
+                let _ = u.tx.send(Out::Disconnect);
+                u.id
+            })
+            .collect();
+        self.subs.retain(|s| !ids.contains(&s.id));
+        dropped
+    }
+
+    /// Tells every market-channel connection to drop its socket, and forgets them.
     pub fn disconnect_all(&mut self) {
-        for s in self.subs.drain(..) {
-            let _ = s.tx.send(Out::Disconnect);
-        }
+        let users: HashSet<u64> = self.users.iter().map(|u| u.id).collect();
+        self.subs.retain(|s| {
+            let keep = users.contains(&s.id);
+            if !keep {
+                let _ = s.tx.send(Out::Disconnect);
+            }
+            keep
+        });
     }
 }

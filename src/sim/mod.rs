@@ -3,21 +3,25 @@
 //! code runs against it unchanged. A seeded scenario drives the books; the venue keeps the true
 //! books and reports their digests at checkpoints for comparison with the bot's.
 
+mod accounts;
 mod book;
 mod driver;
 mod dynamics;
 mod gamma;
+mod http;
 mod hub;
 pub mod matching;
 mod no_arb;
 mod rest;
 pub mod scenario;
+mod trading;
 mod universe;
 pub mod user_wire;
 mod windows;
 mod wire;
 pub mod world;
 mod ws_market;
+mod ws_user;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::Ordering;
@@ -26,11 +30,14 @@ use std::thread::{self, JoinHandle};
 
 use crossbeam::channel::{self, Receiver, Sender};
 
+use crate::adapters::polymarket::signing::Address;
 use crate::domain::markets::MarketSpec;
 
 pub use book::TrueBook;
 pub use driver::{CHECKPOINT_TIMEOUT, Checkpoint};
 pub use scenario::{FaultKind, Scenario, WindowKind, WindowSpec, load_scenario};
+pub use trading::config::{Burst429, ExecFaults, TradingSpec};
+pub use trading::{ExecCounts, LedgerView};
 
 /// Why the venue could not start or a scenario could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -60,9 +67,6 @@ pub enum SimError {
         #[source]
         source: std::io::Error,
     },
-    /// The REST server could not start.
-    #[error("venue REST server: {0}")]
-    Rest(String),
 }
 
 fn io(context: &'static str) -> impl FnOnce(std::io::Error) -> SimError {
@@ -118,6 +122,8 @@ pub struct VenueStats {
     pub windows_closed: u64,
     /// Fee schedule changes applied.
     pub fee_changes: u64,
+    /// The trading side: orders accepted and refused, execution faults injected.
+    pub exec: ExecCounts,
 }
 
 /// A running venue. Dropping it shuts it down.
@@ -125,7 +131,6 @@ pub struct Venue {
     hub: Arc<hub::Hub>,
     ws_addr: SocketAddr,
     rest_addr: SocketAddr,
-    rest: Arc<tiny_http::Server>,
     checkpoints: Receiver<Checkpoint>,
     resume: Sender<()>,
     threads: Vec<JoinHandle<()>>,
@@ -140,15 +145,14 @@ pub fn start(cfg: VenueConfig) -> Result<Venue, SimError> {
     let ws_addr = listener
         .local_addr()
         .map_err(io("reading the WebSocket address"))?;
-    let rest = tiny_http::Server::http(SocketAddr::new(cfg.listen.ip(), 0))
-        .map_err(|e| SimError::Rest(e.to_string()))?;
+    let rest = TcpListener::bind(SocketAddr::new(cfg.listen.ip(), 0))
+        .map_err(io("binding the REST server"))?;
     let rest_addr = rest
-        .server_addr()
-        .to_ip()
-        .ok_or_else(|| SimError::Rest("REST server is not on an IP address".into()))?;
-    let rest = Arc::new(rest);
+        .local_addr()
+        .map_err(io("reading the REST address"))?;
     let (dynamics, world) = dynamics::Dynamics::new(&cfg.scenario);
-    let hub = Arc::new(hub::Hub::new(world));
+    let exchange = trading::Exchange::new(&cfg.scenario);
+    let hub = Arc::new(hub::Hub::new(world, exchange));
     let (checkpoint_tx, checkpoints) = channel::unbounded();
     let (resume, resume_rx) = channel::bounded(1);
     let conns = Arc::new(Mutex::new(Vec::new()));
@@ -158,8 +162,10 @@ pub fn start(cfg: VenueConfig) -> Result<Venue, SimError> {
     threads.push(spawn("venue-ws-accept", move || {
         ws_market::accept_loop(listener, h, c)
     })?);
-    let (h, server) = (Arc::clone(&hub), Arc::clone(&rest));
-    threads.push(spawn("venue-rest", move || rest::serve(&server, &h))?);
+    let (handler, c) = (Arc::new(rest::Rest { hub: Arc::clone(&hub) }), Arc::clone(&conns));
+    threads.push(spawn("venue-rest", move || http::accept_loop(rest, handler, c))?);
+    let h = Arc::clone(&hub);
+    threads.push(spawn("venue-clock", move || trading::clock_loop(&h))?);
     let driver = driver::Driver {
         hub: Arc::clone(&hub),
         dynamics,
@@ -173,7 +179,6 @@ pub fn start(cfg: VenueConfig) -> Result<Venue, SimError> {
         hub,
         ws_addr,
         rest_addr,
-        rest,
         checkpoints,
         resume,
         threads,
@@ -193,6 +198,28 @@ impl Venue {
     /// `ws://<ip>:<port>/ws/market`.
     pub fn ws_market_url(&self) -> String {
         format!("ws://{}{}", self.ws_addr, ws_market::PATH)
+    }
+
+    /// `ws://<ip>:<port>/ws/user` (the market channel's port).
+    pub fn user_ws_url(&self) -> String {
+        format!("ws://{}{}", self.ws_addr, ws_user::PATH)
+    }
+
+    /// `ws://<ip>:<port>`: the base the official clients append `/ws/market` and `/ws/user` to.
+    pub fn ws_base_url(&self) -> String {
+        format!("ws://{}", self.ws_addr)
+    }
+
+    /// How many user-channel connections are subscribed right now (authenticated).
+    pub fn user_subscriptions(&self) -> usize {
+        self.hub.lock().user_subscriptions()
+    }
+
+    /// The pUSD and shares of the account of signer `address`, if it has one.
+    pub fn account_ledger(&self, address: &Address) -> Option<LedgerView> {
+        let state = self.hub.lock();
+        let account = state.exchange.accounts.by_address(address)?;
+        Some(trading::ledger(&state, account.id))
     }
 
     /// `http://<ip>:<port>` (no trailing slash).
@@ -243,6 +270,7 @@ impl Venue {
             windows_opened: c.windows_opened.load(Ordering::Relaxed),
             fee_changes: c.fee_changes.load(Ordering::Relaxed),
             windows_closed: c.windows_closed.load(Ordering::Relaxed),
+            exec: self.hub.lock().exchange.counts(),
         }
     }
 
@@ -268,7 +296,7 @@ impl Drop for Venue {
         self.hub.begin_shutdown();
         let _ = self.resume.try_send(());
         let _ = TcpStream::connect(self.ws_addr);
-        self.rest.unblock();
+        let _ = TcpStream::connect(self.rest_addr);
         let threads: Vec<_> = self
             .driver
             .take()

@@ -1,70 +1,74 @@
-//! The venue's public REST market endpoints (tiny_http): books, tick size, neg-risk flag,
+//! The venue's public REST market endpoints: books, tick size, neg-risk flag,
 //! compact market info with fee details, Gamma's event list, API version and server time. Books
-//! are the true books at the moment of the request.
+//! are the true books at the moment of the request. Other routes go to the trading endpoints.
 
-use std::io::Read;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tiny_http::{Header, Method, Request, Response, Server};
 
 use crate::sim::gamma::{self, EventQuery};
+use crate::sim::http::{Handler, HttpRequest, Reply};
 use crate::sim::hub::Hub;
-use crate::sim::wire;
-
-/// Largest request body read (a `POST /books` for every asset fits easily).
-const MAX_BODY: u64 = 1 << 20;
+use crate::sim::{trading, wire};
 
 #[derive(Deserialize)]
 struct BookQuery {
     token_id: String,
 }
 
-/// Serves requests until the server is unblocked.
-pub fn serve(server: &Server, hub: &Arc<Hub>) {
-    for mut request in server.incoming_requests() {
-        let (status, body) = route(&mut request, hub);
-        let header = Header::from_bytes("Content-Type", "application/json")
-            .expect("a static header is valid");
-        let response = Response::from_string(body)
-            .with_status_code(status)
-            .with_header(header);
-        let _ = request.respond(response);
+/// The REST server's request handler: market endpoints here, trading endpoints in
+/// [`trading`].
+pub struct Rest {
+    /// Shared state.
+    pub hub: Arc<Hub>,
+}
+
+impl Handler for Rest {
+    fn handle(&self, request: &HttpRequest) -> Reply {
+        match route(request, &self.hub) {
+            Some((status, body)) => Reply::json(status, body),
+            None => trading::handle(&self.hub, request),
+        }
+    }
+
+    fn stopping(&self) -> bool {
+        self.hub.shutting_down()
     }
 }
 
-fn route(request: &mut Request, hub: &Hub) -> (u16, String) {
-    let url = request.url().to_string();
-    let (path, query) = url.split_once('?').unwrap_or((&url, ""));
-    let token = query_param(query, "token_id");
-    match (request.method(), path) {
-        (Method::Get, "/version") => ok(&json!({"version": 2})),
-        (Method::Get, "/time") => {
+/// Answers the market endpoints; `None` for any other route.
+fn route(request: &HttpRequest, hub: &Hub) -> Option<(u16, String)> {
+    let token = request.query_param("token_id");
+    let token = token.as_deref();
+    let path = request.path.as_str();
+    Some(match (request.method.as_str(), path) {
+        ("GET", "/version") => ok(&json!({"version": 2})),
+        ("GET", "/time") => {
             let secs = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs());
             (200, secs.to_string())
         }
-        (Method::Get, "/book") => with_asset(hub, token, wire::rest_book),
-        (Method::Get, "/tick-size") => with_asset(
+        ("GET", "/book") => with_asset(hub, token, wire::rest_book),
+        ("GET", "/tick-size") => with_asset(
             hub,
             token,
             |w, a| json!({"minimum_tick_size": wire::tick_number(w.market_of(a).spec.tick)}),
         ),
-        (Method::Get, "/neg-risk") => with_asset(
+        ("GET", "/neg-risk") => with_asset(
             hub,
             token,
             |w, a| json!({"neg_risk": w.market_of(a).spec.neg_risk}),
         ),
-        (Method::Post, "/books") => books(request, hub),
-        (Method::Get, "/events") => events(hub, query),
-        (Method::Get, p) if p.starts_with("/clob-markets/") => {
+        ("POST", "/books") => books(&request.body, hub),
+        ("GET", "/events") => events(hub, request),
+        ("GET", p) if p.starts_with("/clob-markets/") => {
             clob_market(hub, &p["/clob-markets/".len()..])
         }
-        _ => error(404, &format!("no route {} {path}", request.method())),
-    }
+        _ => return None,
+    })
 }
 
 fn ok(value: &Value) -> (u16, String) {
@@ -73,15 +77,6 @@ fn ok(value: &Value) -> (u16, String) {
 
 fn error(status: u16, message: &str) -> (u16, String) {
     (status, json!({ "error": message }).to_string())
-}
-
-/// The value of `key` in a query string (token ids are plain digits; no decoding needed).
-fn query_param<'a>(query: &'a str, key: &str) -> Option<&'a str> {
-    query
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .find(|(k, _)| *k == key)
-        .map(|(_, v)| v)
 }
 
 fn with_asset(
@@ -102,30 +97,26 @@ fn with_asset(
     }
 }
 
-fn events(hub: &Hub, query: &str) -> (u16, String) {
-    let number = |key: &str| query_param(query, key).map(str::parse::<usize>).transpose();
+fn events(hub: &Hub, request: &HttpRequest) -> (u16, String) {
+    let number = |key: &str| {
+        request
+            .query_param(key)
+            .map(|v| v.parse::<usize>())
+            .transpose()
+    };
     let (Ok(limit), Ok(offset)) = (number("limit"), number("offset")) else {
         return error(400, "limit and offset must be whole numbers");
     };
     let query = EventQuery {
-        slug: query_param(query, "slug").map(str::to_owned),
+        slug: request.query_param("slug"),
         limit,
         offset: offset.unwrap_or(0),
     };
     ok(&gamma::events(&hub.lock().world, &query))
 }
 
-fn books(request: &mut Request, hub: &Hub) -> (u16, String) {
-    let mut body = String::new();
-    if request
-        .as_reader()
-        .take(MAX_BODY)
-        .read_to_string(&mut body)
-        .is_err()
-    {
-        return error(400, "unreadable body");
-    }
-    let queries: Vec<BookQuery> = match serde_json::from_str(&body) {
+fn books(body: &[u8], hub: &Hub) -> (u16, String) {
+    let queries: Vec<BookQuery> = match serde_json::from_slice(body) {
         Ok(q) => q,
         Err(e) => return error(400, &format!("invalid body: {e}")),
     };

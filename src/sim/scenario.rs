@@ -20,6 +20,7 @@ use crate::domain::fees::{FeeError, FeeSchedule};
 use crate::domain::markets::is_valid_tick;
 use crate::domain::num::Px;
 use crate::sim::SimError;
+use crate::sim::trading::config::{ExecFaults, TradingSpec};
 
 /// Largest number of levels per side a scenario may ask for.
 pub const MAX_LEVELS: u32 = 50;
@@ -52,6 +53,12 @@ pub struct Scenario {
     /// from then on; the market channel says nothing, as on the real venue).
     #[serde(default)]
     pub fee_changes: Vec<FeeChangeSpec>,
+    /// Faucet, L2 window and settlement timings of the trading endpoints.
+    #[serde(default)]
+    pub trading: TradingSpec,
+    /// Faults of the trading endpoints and the user channel (none when absent).
+    #[serde(default)]
+    pub exec_faults: ExecFaults,
 }
 
 /// One scripted fee schedule change.
@@ -548,7 +555,7 @@ impl Scenario {
             self.check_window(i, w)
                 .map_err(|e| format!("windows[{i}].{e}"))?;
         }
-        Ok(())
+        self.exec_faults.validate()
     }
 
     fn check_room(&self, tick: Tick, key: &str) -> Result<(), String> {

@@ -1,4 +1,6 @@
 //! The market WebSocket channel (`/ws/market`): the accept loop and one thread per connection.
+//! The user channel ([`ws_user::PATH`]) shares the port and the connection loop; only its
+//! subscribe frame differs.
 //!
 //! A connection subscribes with the venue's subscribe frame, answers the text keep-alive `PING`
 //! with `PONG` (a `PING` before any subscribe closes the socket with 1008), and forwards whatever
@@ -21,6 +23,7 @@ use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::{Message, WebSocket};
 
 use crate::sim::hub::{Hub, Out};
+use crate::sim::ws_user::{self, Handled};
 
 /// The channel's path.
 pub const PATH: &str = "/ws/market";
@@ -67,13 +70,13 @@ pub fn accept_loop(
     }
 }
 
-/// Accepts the handshake only on [`PATH`]; any other path gets 404.
+/// Accepts the handshake only on [`PATH`] and [`ws_user::PATH`]; any other path gets 404.
 #[allow(
     clippy::result_large_err,
     reason = "tungstenite's handshake callback type fixes the error type"
 )]
 fn check_path(req: &Request, resp: Response) -> Result<Response, ErrorResponse> {
-    if req.uri().path() == PATH {
+    if [PATH, ws_user::PATH].contains(&req.uri().path()) {
         return Ok(resp);
     }
     let mut err = ErrorResponse::new(Some(format!(
@@ -84,10 +87,25 @@ fn check_path(req: &Request, resp: Response) -> Result<Response, ErrorResponse> 
     Err(err)
 }
 
+/// Completes the handshake; whether the connection is on the user channel.
+#[allow(
+    clippy::result_large_err,
+    reason = "tungstenite's handshake callback type fixes the error type"
+)]
+fn handshake(stream: TcpStream) -> Option<(WebSocket<TcpStream>, bool)> {
+    let mut user = false;
+    let ws = tungstenite::accept_hdr(stream, |req: &Request, resp| {
+        user = req.uri().path() == ws_user::PATH;
+        check_path(req, resp)
+    })
+    .ok()?;
+    Some((ws, user))
+}
+
 fn serve(stream: TcpStream, hub: &Hub) {
     let _ = stream.set_nodelay(true);
     let _ = stream.set_read_timeout(Some(HANDSHAKE_TIMEOUT));
-    let Ok(mut ws) = tungstenite::accept_hdr(stream, check_path) else {
+    let Some((mut ws, user)) = handshake(stream) else {
         return;
     };
     if ws.get_mut().set_nonblocking(true).is_err() {
@@ -99,6 +117,7 @@ fn serve(stream: TcpStream, hub: &Hub) {
         id,
         hub,
         subscribed: false,
+        user,
     }
     .run(&rx);
     hub.disconnect(id);
@@ -109,6 +128,8 @@ struct Conn<'a> {
     id: u64,
     hub: &'a Hub,
     subscribed: bool,
+    /// A user-channel connection (never stalled by market faults).
+    user: bool,
 }
 
 /// Whether the connection goes on.
@@ -124,7 +145,7 @@ impl Conn<'_> {
                 self.close(CloseCode::Away, "venue shutting down");
                 return;
             }
-            let stalled = self.hub.stalled(self.id);
+            let stalled = !self.user && self.hub.stalled(self.id);
             if let Next::Stop = self.read_all(stalled) {
                 return;
             }
@@ -170,6 +191,19 @@ impl Conn<'_> {
                 return self.send(Message::text("PONG"));
             }
             return Next::Continue;
+        }
+        if self.user {
+            return match ws_user::on_text(self.hub, self.id, text) {
+                Ok(Handled::Subscribed) => {
+                    self.subscribed = true;
+                    Next::Continue
+                }
+                Ok(Handled::Ignored) => Next::Continue,
+                Err(reason) => {
+                    self.close(CloseCode::Policy, reason);
+                    Next::Stop
+                }
+            };
         }
         let Ok(sub) = serde_json::from_str::<Subscription>(text) else {
             return Next::Continue;

@@ -1,0 +1,98 @@
+//! Engine events out: book changes become `price_change` frames (one per market, the levels'
+//! new totals) and trades `last_trade_price` prints; failed trades are counted. Called under the
+//! hub's lock right after the engine acted, so market subscribers see the book exactly as the
+//! engine left it.
+
+use crate::domain::num::{Px, Qty, Side};
+use crate::sim::hub::State;
+use crate::sim::matching::{EngineEvent, TradeStatus};
+use crate::sim::wire::{self, ChangeEntry, Frame};
+
+/// Drains the engine and publishes everything it reported.
+pub fn publish_engine_events(state: &mut State) {
+    let mut events = std::mem::take(&mut state.exchange.events);
+    events.clear();
+    state.exchange.engine.drain(&mut events);
+    if !events.is_empty() {
+        publish_books(state, &events);
+        publish_prints(state, &events);
+        count_failures(state, &events);
+    }
+    state.exchange.events = events;
+}
+
+/// A changed level: asset, side, price.
+type Level = (usize, Side, Px);
+
+/// One `price_change` per market touched, its entries in the order the levels changed.
+fn publish_books(state: &mut State, events: &[EngineEvent]) {
+    let mut markets: Vec<(usize, Vec<Level>)> = Vec::new();
+    for event in events {
+        let EngineEvent::Book { asset, side, px } = *event else {
+            continue;
+        };
+        let market = state.world.assets[asset].market;
+        let slot = match markets.iter().position(|(m, _)| *m == market) {
+            Some(i) => i,
+            None => {
+                markets.push((market, Vec::new()));
+                markets.len() - 1
+            }
+        };
+        let levels = &mut markets[slot].1;
+        if !levels.contains(&(asset, side, px)) {
+            levels.push((asset, side, px));
+        }
+    }
+    for (market, levels) in markets {
+        let ts = state.world.next_timestamp();
+        let world = &state.world;
+        let entries = levels
+            .iter()
+            .map(|&(asset, side, px)| {
+                let a = &world.assets[asset];
+                let qty = a.book.level(side, px).unwrap_or(Qty::ZERO);
+                ChangeEntry::new(&a.token_id, side, px, qty, &a.book)
+            })
+            .collect();
+        let spec = &world.markets[market].spec;
+        let frame = Frame {
+            text: wire::price_change(&spec.condition_id, entries, ts),
+            assets: world.markets[market].assets.clone(),
+            custom_only: false,
+        };
+        state.publish(&frame);
+    }
+}
+
+/// A `last_trade_price` per print; the asset's last trade price follows.
+fn publish_prints(state: &mut State, events: &[EngineEvent]) {
+    for event in events {
+        let EngineEvent::LastTrade {
+            asset,
+            side,
+            px,
+            qty,
+        } = *event
+        else {
+            continue;
+        };
+        let ts = state.world.next_timestamp();
+        state.world.assets[asset].last_trade = px;
+        let frame = Frame {
+            text: wire::last_trade(&state.world, asset, side, px, qty, ts),
+            assets: vec![asset],
+            custom_only: false,
+        };
+        state.publish(&frame);
+    }
+}
+
+/// Counts the trades that went to FAILED.
+fn count_failures(state: &mut State, events: &[EngineEvent]) {
+    let failed = events
+        .iter()
+        .filter(|e| matches!(e, EngineEvent::Trade { trade, .. } if trade.status == TradeStatus::Failed))
+        .count();
+    state.exchange.faults.counts.trades_failed += failed as u64;
+}
