@@ -3,7 +3,7 @@
 //! hub's lock right after the engine acted, so market subscribers see the book exactly as the
 //! engine left it.
 
-use crate::domain::num::{Px, Qty, Side};
+use crate::domain::num::{Px, Side};
 use crate::sim::hub::State;
 use crate::sim::matching::{EngineEvent, TradeStatus};
 use crate::sim::wire::{self, ChangeEntry, Frame};
@@ -51,8 +51,7 @@ fn publish_books(state: &mut State, events: &[EngineEvent]) {
             .iter()
             .map(|&(asset, side, px)| {
                 let a = &world.assets[asset];
-                let qty = a.book.level(side, px).unwrap_or(Qty::ZERO);
-                ChangeEntry::new(&a.token_id, side, px, qty, &a.book)
+                ChangeEntry::new(&a.token_id, side, px, &a.book)
             })
             .collect();
         let spec = &world.markets[market].spec;
