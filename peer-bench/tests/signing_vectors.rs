@@ -298,7 +298,7 @@ fn pmbot_signs_byte_identical_to_the_sdk() {
 
         vectors.push(json!({
             "name": case.name,
-            "exchange": match case.exchange { Exchange::Standard => "standard", Exchange::NegRisk => "neg_risk" },
+            "exchange": match case.exchange { Exchange::Standard => "standard", Exchange::NegRisk => "neg_risk", Exchange::V3 => "v3" },
             "chain_id": domain.chain_id(),
             "side": case.side.as_str(),
             "price": case.price,
