@@ -12,12 +12,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
+use pmbot::adapters::polymarket::auth::L1Auth;
 use pmbot::adapters::polymarket::auth::{ApiCreds, L2Signer, Secret, l2_verify};
+use pmbot::adapters::polymarket::clob_client::rest::{BalanceAsset, OrderState, RestClient};
 use pmbot::adapters::polymarket::clob_client::{
     ClobClient, ClobConfig, Completion, DecodeError, Endpoint, HttpError, HttpOutcome, PostResult,
     PostStatus, SendError, parse_cancels, parse_post_orders,
 };
 use pmbot::domain::intents::VenueReject;
+use pmbot::domain::num::{Px, Qty, Side};
 
 struct CountingAlloc;
 
@@ -113,6 +116,9 @@ fn script(req: &Req) -> Reply {
     if req.path == "/time" {
         return ok_json("200 OK", "1700000000");
     }
+    if let Some(reply) = rest_route(req) {
+        return reply;
+    }
     if body.contains("hold") {
         return Reply::Hold;
     }
@@ -174,7 +180,10 @@ fn read_request(stream: &mut impl Read) -> Option<Req> {
         headers,
         body: Vec::new(),
     };
-    let len: usize = req.header("content-length").parse().ok()?;
+    let len: usize = match req.header("content-length") {
+        "" => 0,
+        n => n.parse().ok()?,
+    };
     req.body = vec![0; len];
     stream.read_exact(&mut req.body).ok()?;
     Some(req)
@@ -264,15 +273,21 @@ fn client(server: &Server, conns: usize) -> ClobClient {
     ClobClient::connect(&endpoint, config(conns), signer(), None).unwrap()
 }
 
-/// Polls until one completion arrives (bounded by a 5 s guard).
-fn complete(client: &mut ClobClient, out: &mut Vec<Completion>) -> Completion {
+/// Polls until `n` completions have arrived (bounded by a 5 s guard).
+fn complete_n(client: &mut ClobClient, n: usize) -> Vec<Completion> {
     let guard = Instant::now() + Duration::from_secs(5);
-    out.clear();
-    while out.is_empty() {
+    let mut out = Vec::new();
+    while out.len() < n {
         assert!(Instant::now() < guard, "no completion");
-        client.poll(Instant::now(), out);
+        client.poll(Instant::now(), &mut out);
     }
-    assert_eq!(out.len(), 1);
+    assert_eq!(out.len(), n);
+    out
+}
+
+/// Polls until one completion arrives.
+fn complete(client: &mut ClobClient, out: &mut Vec<Completion>) -> Completion {
+    *out = complete_n(client, 1);
     out[0]
 }
 
@@ -343,8 +358,7 @@ fn cancels_carry_order_hashes_and_are_signed() {
     let hex = format!("0x{}", "ab".repeat(32));
     client.send_cancel(&id, 5, 1).unwrap();
     client.send_cancels(&[id, [0x01; 32]], 5, 2).unwrap();
-    let mut tags = vec![complete(&mut client, &mut out).tag];
-    tags.push(complete(&mut client, &mut out).tag);
+    let mut tags: Vec<u64> = complete_n(&mut client, 2).iter().map(|c| c.tag).collect();
     tags.sort_unstable();
     assert_eq!(tags, [1, 2]);
     client.send_cancel_all(5, 3).unwrap();
@@ -644,6 +658,109 @@ fn batch_results_keep_request_order_and_amounts() {
             String::from_utf8_lossy(bad)
         );
     }
+}
+
+const CREDS: &str = r#"{"apiKey":"k-1","secret":"c2VjcmV0","passphrase":"p-1"}"#;
+
+/// The account endpoints, served from the fixtures.
+fn rest_route(req: &Req) -> Option<Reply> {
+    let text = |name: &str| String::from_utf8(fixture(name)).unwrap();
+    let page = |body: String, next: &str| {
+        let mut v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        v["next_cursor"] = next.into();
+        v.to_string()
+    };
+    let known = "/data/order/0xaaaa000000000000000000000000000000000000000000000000000000000001";
+    Some(match (req.method.as_str(), req.path.as_str()) {
+        ("POST", "/auth/api-key") => ok_json("400 Bad Request", r#"{"error":"exists"}"#),
+        ("GET", "/auth/derive-api-key") => ok_json("200 OK", CREDS),
+        ("GET", "/data/orders?next_cursor=MA%3D%3D") => {
+            ok_json("200 OK", &page(text("http_open_orders_page.json"), "MQ=="))
+        }
+        ("GET", "/data/orders?next_cursor=MQ%3D%3D") => {
+            ok_json("200 OK", &text("http_open_orders_page.json"))
+        }
+        ("GET", "/data/trades?next_cursor=MA%3D%3D") => {
+            ok_json("200 OK", &text("http_trades_page.json"))
+        }
+        ("GET", path) if path == known => {
+            let v: serde_json::Value =
+                serde_json::from_str(&text("http_open_orders_page.json")).unwrap();
+            ok_json("200 OK", &v["data"][0].to_string())
+        }
+        ("GET", path) if path.starts_with("/data/order/") => ok_json("404 Not Found", "{}"),
+        ("GET", path) if path.starts_with("/balance-allowance?asset_type=COLLATERAL") => {
+            ok_json("200 OK", &text("http_balance_allowance_collateral.json"))
+        }
+        ("DELETE", "/cancel-all") if req.body.is_empty() => {
+            ok_json("200 OK", &text("http_batch_cancel_response.json"))
+        }
+        _ => return None,
+    })
+}
+
+#[test]
+fn rest_client_reads_the_account_calls() {
+    let server = serve(None);
+    let rest = RestClient::new(
+        &format!("http://127.0.0.1:{}/", server.port),
+        Duration::from_secs(5),
+    );
+    let l1 = L1Auth {
+        address: ADDRESS,
+        signature: [0x11; 65],
+        timestamp: 1_700_000_000,
+        nonce: 0,
+    };
+    let creds = rest.create_or_derive_api_key(&l1).unwrap();
+    assert_eq!(
+        (creds.api_key.as_str(), creds.secret.expose()),
+        ("k-1", "c2VjcmV0")
+    );
+    let create = server.requests.recv().unwrap();
+    assert_eq!(create.header("POLY_NONCE"), "0");
+    assert_eq!(create.header("POLY_TIMESTAMP"), "1700000000");
+    assert_eq!(create.header("content-length"), "0");
+    assert_eq!(server.requests.recv().unwrap().path, "/auth/derive-api-key");
+
+    let l2 = signer();
+    let orders = rest.open_orders(&l2, 7).unwrap();
+    assert_eq!(orders.len(), 4, "two pages of two");
+    assert_eq!(orders[1].state, OrderState::Live);
+    assert_eq!(orders[1].side, Side::Sell);
+    assert_eq!(orders[1].price, Px(4_000));
+    assert_eq!(orders[1].size_matched, Qty::from_shares(50));
+    for page in server.requests.try_iter() {
+        assert_eq!(page.header("POLY_TIMESTAMP"), "7");
+        assert!(l2_verify(
+            SECRET,
+            "7",
+            "GET",
+            "/data/orders",
+            b"",
+            page.header("POLY_SIGNATURE")
+        ));
+    }
+
+    let mut id = [0u8; 32];
+    id[0] = 0xaa;
+    id[1] = 0xaa;
+    id[31] = 1;
+    let found = rest.get_order(&l2, 7, &id).unwrap().unwrap();
+    assert_eq!((found.id, found.original_size), (id, Qty::from_shares(200)));
+    assert_eq!(rest.get_order(&l2, 7, &[0x55; 32]).unwrap(), None);
+
+    let balance = rest
+        .balance_allowance(&l2, 7, BalanceAsset::Collateral, 0)
+        .unwrap();
+    assert_eq!(balance.balance, 1_000_000_000);
+
+    let cancelled = rest.cancel_all(&l2, 7).unwrap();
+    assert_eq!(cancelled.canceled.len(), 2);
+
+    // The trades fixture names its orders with 66 hex digits: refused, naming the field.
+    let err = rest.trades(&l2, 7).unwrap_err().to_string();
+    assert!(err.contains("taker_order_id"), "{err}");
 }
 
 #[test]

@@ -61,10 +61,14 @@ impl Endpoint {
         if authority.contains('/') {
             return Err(bad("a path prefix is not supported"));
         }
-        let (host, port) = match authority.rsplit_once(':') {
-            Some((host, port)) if !host.ends_with(']') || host.starts_with('[') => {
-                (host, port.parse().map_err(|_| bad("port is not a number"))?)
-            }
+        // A colon after any `]` starts the port (`[::1]:8080`, `host:8080`).
+        let (host, port) = match authority.rfind(':') {
+            Some(i) if !authority[i..].contains(']') => (
+                &authority[..i],
+                authority[i + 1..]
+                    .parse()
+                    .map_err(|_| bad("port is not a number"))?,
+            ),
             _ => (authority, if tls { 443 } else { 80 }),
         };
         if host.is_empty() {
@@ -83,10 +87,15 @@ impl Endpoint {
     /// The `Host` header value: the port only when it is not the scheme's default.
     fn host_header(&self) -> String {
         let default = if self.tls { 443 } else { 80 };
-        if self.port == default {
-            self.host.clone()
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
         } else {
-            format!("{}:{}", self.host, self.port)
+            self.host.clone()
+        };
+        if self.port == default {
+            host
+        } else {
+            format!("{host}:{}", self.port)
         }
     }
 }
@@ -350,6 +359,45 @@ impl ClobClient {
                 write_request(out, "GET", "/time", host, b"", |_, _| {});
             });
             self.warming[i] = sent.is_ok();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endpoint(host: &str, port: u16, tls: bool) -> Endpoint {
+        Endpoint {
+            host: host.into(),
+            port,
+            tls,
+        }
+    }
+
+    #[test]
+    fn endpoints_from_urls() {
+        let parse = |url| Endpoint::parse(url).unwrap();
+        assert_eq!(
+            parse("https://clob.polymarket.com"),
+            endpoint("clob.polymarket.com", 443, true)
+        );
+        assert_eq!(
+            parse("http://127.0.0.1:8080/"),
+            endpoint("127.0.0.1", 8080, false)
+        );
+        assert_eq!(parse("http://[::1]:9000"), endpoint("::1", 9000, false));
+        assert_eq!(parse("https://[::1]"), endpoint("::1", 443, true));
+        assert_eq!(parse("http://venue:81").host_header(), "venue:81");
+        assert_eq!(parse("https://venue").host_header(), "venue");
+        assert_eq!(parse("http://[::1]:9000").host_header(), "[::1]:9000");
+        for bad in [
+            "ws://venue",
+            "http://",
+            "http://venue:x",
+            "https://venue/api",
+        ] {
+            assert!(Endpoint::parse(bad).is_err(), "{bad}");
         }
     }
 }
