@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use pmbot::adapters::polymarket::clob_client::rest::{MakerFill, OrderState, RestOrder, RestTrade};
+use pmbot::adapters::polymarket::clob_client::{PostResult, PostStatus};
 use pmbot::adapters::polymarket::ws_user::{
     OrderEventKind, OrderHash, TradeStatus, UserEvent, UserFill, UserOrder,
 };
@@ -12,10 +14,8 @@ use pmbot::domain::intents::{
 };
 use pmbot::domain::markets::{MarketSpec, Registry};
 use pmbot::domain::num::{AssetIdx, Px, Qty, Side, Usdc};
-use pmbot::execution::order_manager::{
-    OmError, OrderManager, OrderStatus, PostAck, RestOrder, VenueStatus,
-};
-use pmbot::execution::reconcile::reconcile;
+use pmbot::execution::order_manager::{OmError, OrderManager, OrderStatus};
+use pmbot::execution::reconcile::{reconcile, rest_fills};
 
 const DEADLINE: u64 = 4_000;
 /// The lookup interval the manager derives from `DEADLINE`.
@@ -82,11 +82,12 @@ fn sent(m: &mut OrderManager, id: u64, asset: u32, tif: Tif, shares: u64) {
     m.on_sent(ClientId(id), 1);
 }
 
-fn ack(status: VenueStatus, matched_shares: u64) -> PostAck {
+fn ack(status: PostStatus, matched_shares: u64) -> PostResult {
     let shares = Qty::from_shares(matched_shares).0;
-    PostAck {
+    PostResult {
         success: true,
         error: None,
+        order_id: [0; 32],
         status,
         making: shares * 4 / 10,
         taking: shares,
@@ -121,11 +122,19 @@ fn order_event(id: u64, kind: OrderEventKind, matched: u64) -> UserOrder {
     }
 }
 
-fn rest(id: u64, status: VenueStatus, matched: u64) -> RestOrder {
+fn rest(id: u64, state: OrderState, matched: u64) -> RestOrder {
     RestOrder {
-        order_id: OrderHash(hash(id)),
-        status,
+        id: hash(id),
+        state,
+        asset_id: "11".into(),
+        side: Side::Buy,
+        price: Px(4_000),
+        original_size: Qty::from_shares(10),
         size_matched: Qty::from_shares(matched),
+        order_type: "GTC".into(),
+        expiration_s: 0,
+        created_at_s: 0,
+        trade_ids: Vec::new(),
     }
 }
 
@@ -165,7 +174,7 @@ fn a_resting_order_goes_live_fills_in_parts_and_is_done_at_full_fill() {
     m.on_sent(ClientId(1), 1);
     assert_eq!(m.status(ClientId(1)), Some(OrderStatus::Sent));
     let got = run(&mut m, |m, o| {
-        m.on_post_result(ClientId(1), &ack(VenueStatus::Live, 0), 2, o)
+        m.on_post_result(ClientId(1), &ack(PostStatus::Live, 0), 2, o)
     });
     assert_eq!(got, vec![ExecKind::Accepted]);
     assert_eq!(m.status(ClientId(1)), Some(OrderStatus::Live));
@@ -190,7 +199,7 @@ fn reports_carry_the_time_they_were_seen() {
     let mut m = om();
     sent(&mut m, 1, 0, Tif::Gtc, 10);
     let mut out = Vec::new();
-    m.on_post_result(ClientId(1), &ack(VenueStatus::Live, 0), 1234, &mut out);
+    m.on_post_result(ClientId(1), &ack(PostStatus::Live, 0), 1234, &mut out);
     assert_eq!(
         out,
         vec![ExecReport {
@@ -229,7 +238,7 @@ fn a_finished_order_frees_its_slot_and_its_id_stays_refused() {
     let mut m = om();
     sent(&mut m, 1, 0, Tif::Fak, 10);
     run(&mut m, |m, o| {
-        m.on_post_result(ClientId(1), &ack(VenueStatus::Unmatched, 0), 2, o)
+        m.on_post_result(ClientId(1), &ack(PostStatus::Unmatched, 0), 2, o)
     });
     m.on_new(&place(17, 0, Tif::Gtc, 10), hash(17), 3).unwrap();
     assert_eq!(m.status(ClientId(1)), None, "evicted");
@@ -246,10 +255,11 @@ fn a_finished_order_frees_its_slot_and_its_id_stays_refused() {
 fn a_rejected_order_ends_with_rejected_only() {
     let mut m = om();
     sent(&mut m, 1, 0, Tif::Gtc, 10);
-    let refused = PostAck {
+    let refused = PostResult {
         success: false,
         error: Some(VenueReject::Balance),
-        status: VenueStatus::Unmatched,
+        order_id: [0; 32],
+        status: PostStatus::Unmatched,
         making: 0,
         taking: 0,
     };
@@ -295,7 +305,7 @@ fn a_fok_fill_seen_before_the_post_response_is_not_repeated_by_it() {
         ]
     );
     let late = run(&mut m, |m, o| {
-        m.on_post_result(ClientId(1), &ack(VenueStatus::Matched, 10), 3, o)
+        m.on_post_result(ClientId(1), &ack(PostStatus::Matched, 10), 3, o)
     });
     assert!(late.is_empty());
     assert_eq!(m.status(ClientId(1)), Some(OrderStatus::Filled));
@@ -308,7 +318,7 @@ fn a_fak_is_done_once_its_fills_cover_the_posted_match_in_either_order() {
     let mut m = om();
     sent(&mut m, 1, 2, Tif::Fak, 10);
     let got = run(&mut m, |m, o| {
-        m.on_post_result(ClientId(1), &ack(VenueStatus::Matched, 4), 2, o)
+        m.on_post_result(ClientId(1), &ack(PostStatus::Matched, 4), 2, o)
     });
     assert_eq!(got, vec![ExecKind::Accepted], "no Done before the fill");
     let t = trade(1, 1, TradeStatus::Matched, 4, Liquidity::Taker);
@@ -326,7 +336,7 @@ fn a_fak_is_done_once_its_fills_cover_the_posted_match_in_either_order() {
         vec![ExecKind::Accepted, fill(4, Liquidity::Taker, fee(4))]
     );
     let got = run(&mut m, |m, o| {
-        m.on_post_result(ClientId(1), &ack(VenueStatus::Matched, 4), 3, o)
+        m.on_post_result(ClientId(1), &ack(PostStatus::Matched, 4), 3, o)
     });
     assert_eq!(got, vec![ExecKind::Done]);
 }
@@ -338,10 +348,11 @@ fn a_sell_fak_reads_its_matched_shares_from_the_making_amount() {
     p.side = Side::Sell;
     m.on_new(&p, hash(1), 0).unwrap();
     m.on_sent(ClientId(1), 0);
-    let sold = PostAck {
+    let sold = PostResult {
         success: true,
         error: None,
-        status: VenueStatus::Matched,
+        order_id: hash(1),
+        status: PostStatus::Matched,
         making: Qty::from_shares(3).0,
         taking: 1_200_000,
     };
@@ -356,7 +367,7 @@ fn an_unmatched_taker_order_is_done_at_once() {
     let mut m = om();
     sent(&mut m, 1, 2, Tif::Fak, 10);
     let got = run(&mut m, |m, o| {
-        m.on_post_result(ClientId(1), &ack(VenueStatus::Unmatched, 0), 2, o)
+        m.on_post_result(ClientId(1), &ack(PostStatus::Unmatched, 0), 2, o)
     });
     assert_eq!(got, vec![ExecKind::Accepted, ExecKind::Done]);
     assert_eq!(m.status(ClientId(1)), Some(OrderStatus::Cancelled));
@@ -367,7 +378,7 @@ fn later_statuses_and_duplicates_of_a_trade_never_count_twice() {
     let mut m = om();
     sent(&mut m, 1, 0, Tif::Gtc, 10);
     run(&mut m, |m, o| {
-        m.on_post_result(ClientId(1), &ack(VenueStatus::Live, 0), 2, o)
+        m.on_post_result(ClientId(1), &ack(PostStatus::Live, 0), 2, o)
     });
     let mut total = Vec::new();
     for status in [
@@ -448,7 +459,7 @@ fn a_cancellation_racing_a_fill_waits_for_the_fill_before_done() {
     let mut m = om();
     sent(&mut m, 1, 0, Tif::Gtc, 10);
     run(&mut m, |m, o| {
-        m.on_post_result(ClientId(1), &ack(VenueStatus::Live, 0), 2, o)
+        m.on_post_result(ClientId(1), &ack(PostStatus::Live, 0), 2, o)
     });
     let placed = order_event(1, OrderEventKind::Placement, 0);
     assert!(run(&mut m, |m, o| m.on_user_order(&placed, 3, o)).is_empty());
@@ -476,7 +487,7 @@ fn a_cancellation_after_the_fill_is_done_at_once_and_a_user_event_can_precede_th
     assert!(
         run(&mut m, |m, o| m.on_post_result(
             ClientId(1),
-            &ack(VenueStatus::Live, 0),
+            &ack(PostStatus::Live, 0),
             3,
             o
         ))
@@ -527,7 +538,7 @@ fn an_unknown_order_is_looked_up_on_schedule_and_a_lookup_finds_its_state() {
     due.clear();
     m.due_lookups(100 + EVERY + 1, &mut due);
     assert!(due.is_empty(), "the next one is an interval later");
-    let found = rest(1, VenueStatus::Live, 3);
+    let found = rest(1, OrderState::Live, 3);
     let got = run(&mut m, |m, o| {
         m.on_lookup(ClientId(1), Some(&found), 100 + EVERY + 5, o)
     });
@@ -542,7 +553,7 @@ fn an_unknown_taker_found_matched_is_done_when_its_fills_arrive() {
     let mut m = om();
     sent(&mut m, 1, 2, Tif::Fok, 10);
     run(&mut m, |m, o| m.on_send_failed(ClientId(1), true, 0, o));
-    let found = rest(1, VenueStatus::Matched, 10);
+    let found = rest(1, OrderState::Matched, 10);
     let got = run(&mut m, |m, o| {
         m.on_lookup(ClientId(1), Some(&found), EVERY, o)
     });
@@ -618,7 +629,7 @@ fn a_send_failure_after_an_answer_changes_nothing() {
     let mut m = om();
     sent(&mut m, 1, 0, Tif::Gtc, 10);
     run(&mut m, |m, o| {
-        m.on_post_result(ClientId(1), &ack(VenueStatus::Live, 0), 2, o)
+        m.on_post_result(ClientId(1), &ack(PostStatus::Live, 0), 2, o)
     });
     assert!(run(&mut m, |m, o| m.on_send_failed(ClientId(1), true, 3, o)).is_empty());
     assert_eq!(m.status(ClientId(1)), Some(OrderStatus::Live));
@@ -630,7 +641,7 @@ fn a_delayed_taker_is_looked_up_after_the_markets_delay() {
     let mut m = om();
     sent(&mut m, 1, 2, Tif::Fak, 10);
     let got = run(&mut m, |m, o| {
-        m.on_post_result(ClientId(1), &ack(VenueStatus::Delayed, 0), 1_000, o)
+        m.on_post_result(ClientId(1), &ack(PostStatus::Delayed, 0), 1_000, o)
     });
     assert_eq!(got, vec![ExecKind::Accepted]);
     assert_eq!(m.status(ClientId(1)), Some(OrderStatus::Delayed));
@@ -641,7 +652,7 @@ fn a_delayed_taker_is_looked_up_after_the_markets_delay() {
     assert_eq!(due.len(), 1);
     let t = trade(1, 1, TradeStatus::Matched, 6, Liquidity::Taker);
     run(&mut m, |m, o| m.on_user_fill(&t, 5_000, o));
-    let found = rest(1, VenueStatus::Matched, 6);
+    let found = rest(1, OrderState::Matched, 6);
     let got = run(&mut m, |m, o| {
         m.on_lookup(ClientId(1), Some(&found), 5_100, o)
     });
@@ -655,7 +666,7 @@ fn three_open() -> OrderManager {
     for id in [1, 2] {
         sent(&mut m, id, 0, Tif::Gtc, 10);
         run(&mut m, |m, o| {
-            m.on_post_result(ClientId(id), &ack(VenueStatus::Live, 0), 2, o)
+            m.on_post_result(ClientId(id), &ack(PostStatus::Live, 0), 2, o)
         });
     }
     sent(&mut m, 3, 0, Tif::Gtc, 10);
@@ -673,10 +684,7 @@ fn reconcile_recovers_missed_fills_once_and_looks_up_vanished_orders() {
         missed,
         trade(77, 1234, TradeStatus::Matched, 1, Liquidity::Taker),
     ];
-    let open = [
-        rest(1, VenueStatus::Live, 2),
-        rest(99, VenueStatus::Live, 0),
-    ];
+    let open = [rest(1, OrderState::Live, 2), rest(99, OrderState::Live, 0)];
     let mut out = Vec::new();
     let rep = reconcile(&mut m, &open, &trades, 10, &mut out);
     assert_eq!(kinds(&out), vec![fill(3, Liquidity::Maker, fee(3))]);
@@ -701,7 +709,7 @@ fn reconcile_recovers_missed_fills_once_and_looks_up_vanished_orders() {
         vec![(ClientId(2), hash(2))],
         "not 3: its POST response is pending"
     );
-    let gone = rest(2, VenueStatus::Cancelled, 3);
+    let gone = rest(2, OrderState::Cancelled, 3);
     let got = run(&mut m, |m, o| m.on_lookup(ClientId(2), Some(&gone), 11, o));
     assert_eq!(got, vec![ExecKind::Done]);
     assert_eq!(m.status(ClientId(2)), Some(OrderStatus::Cancelled));
@@ -718,9 +726,9 @@ fn reconcile_recovers_missed_fills_once_and_looks_up_vanished_orders() {
 fn reconcile_waits_for_fills_a_vanished_order_still_owes() {
     let mut m = three_open();
     let mut out = Vec::new();
-    reconcile(&mut m, &[rest(2, VenueStatus::Live, 0)], &[], 10, &mut out);
+    reconcile(&mut m, &[rest(2, OrderState::Live, 0)], &[], 10, &mut out);
     assert!(out.is_empty());
-    let filled = rest(1, VenueStatus::Matched, 10);
+    let filled = rest(1, OrderState::Matched, 10);
     let got = run(&mut m, |m, o| {
         m.on_lookup(ClientId(1), Some(&filled), 11, o)
     });
@@ -749,4 +757,97 @@ fn a_vanished_order_the_venue_no_longer_knows_ends_with_what_it_filled() {
         got.is_empty(),
         "never acknowledged and not unknown: nothing to conclude"
     );
+}
+
+fn maker_part(id: u64, owner: &str, shares: u64) -> MakerFill {
+    MakerFill {
+        order_id: hash(id),
+        owner: owner.into(),
+        asset_id: "11".into(),
+        side: Side::Buy,
+        price: Px(4_000),
+        matched: Qty::from_shares(shares),
+        fee_rate_bps: 0,
+    }
+}
+
+fn rest_trade(id: &str, status: &str, taker: Liquidity, makers: Vec<MakerFill>) -> RestTrade {
+    RestTrade {
+        id: id.into(),
+        status: status.into(),
+        taker_order_id: hash(1),
+        asset_id: "11".into(),
+        side: Side::Buy,
+        size: Qty::from_shares(2),
+        price: Px(4_000),
+        fee_rate_bps: 0,
+        trader_side: taker,
+        maker_orders: makers,
+        transaction_hash: String::new(),
+    }
+}
+
+#[test]
+fn rest_trades_become_the_fills_the_channel_would_have_sent() {
+    let reg = registry();
+    let mut fills = Vec::new();
+    let took = rest_trade(
+        "t-1",
+        "MINED",
+        Liquidity::Taker,
+        vec![maker_part(50, "them", 2)],
+    );
+    rest_fills(&took, "us", &reg, &mut fills);
+    let made = rest_trade(
+        "t-2",
+        "confirmed",
+        Liquidity::Maker,
+        vec![maker_part(2, "us", 3), maker_part(51, "them", 1)],
+    );
+    rest_fills(&made, "us", &reg, &mut fills);
+    rest_fills(
+        &rest_trade("t-3", "SETTLING", Liquidity::Taker, vec![]),
+        "us",
+        &reg,
+        &mut fills,
+    );
+    let got: Vec<_> = fills
+        .iter()
+        .map(|f| (f.order_id, f.status, f.qty, f.liquidity, f.asset))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                OrderHash(hash(1)),
+                TradeStatus::Mined,
+                Qty::from_shares(2),
+                Liquidity::Taker,
+                AssetIdx(0)
+            ),
+            (
+                OrderHash(hash(2)),
+                TradeStatus::Confirmed,
+                Qty::from_shares(3),
+                Liquidity::Maker,
+                AssetIdx(0)
+            ),
+        ],
+        "an unknown status is skipped"
+    );
+    assert_ne!(fills[0].trade_id, fills[1].trade_id);
+
+    // The channel already delivered t-1 under the same id hash: reconciling recovers only t-2.
+    let mut m = three_open();
+    let seen = UserFill {
+        status: TradeStatus::Matched,
+        ..fills[0]
+    };
+    run(&mut m, |m, o| m.on_user_fill(&seen, 3, o));
+    let mut out = Vec::new();
+    let open = [rest(1, OrderState::Live, 2), rest(2, OrderState::Live, 3)];
+    let rep = reconcile(&mut m, &open, &fills, 10, &mut out);
+    assert_eq!(kinds(&out), vec![fill(3, Liquidity::Maker, fee(3))]);
+    assert_eq!(out[0].client_id, ClientId(2));
+    assert_eq!(rep.fills_recovered, 1);
 }

@@ -23,8 +23,10 @@ use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 
+use crate::adapters::polymarket::clob_client::rest::{OrderState, RestOrder};
+use crate::adapters::polymarket::clob_client::{PostResult, PostStatus};
 use crate::adapters::polymarket::ws_user::{
-    OrderEventKind, OrderHash, TradeStatus, UserEvent, UserFill, UserOrder,
+    OrderEventKind, TradeStatus, UserEvent, UserFill, UserOrder,
 };
 use crate::domain::intents::{
     ClientId, ExecKind, ExecReport, Liquidity, PlaceOrder, Tif, VenueReject,
@@ -73,58 +75,6 @@ impl OrderStatus {
             OrderStatus::Filled | OrderStatus::Cancelled | OrderStatus::Rejected => 5,
         }
     }
-}
-
-/// An order's status as the venue states it (POST response, order lookup). A POST response is
-/// never `Cancelled`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum VenueStatus {
-    /// Resting.
-    Live,
-    /// Matched (in part for FAK, in full for FOK).
-    Matched,
-    /// Held by the matching delay.
-    Delayed,
-    /// Placement did not succeed (a marketable order the delay failed, a killed taker order).
-    Unmatched,
-    /// Cancelled.
-    Cancelled,
-}
-
-/// The venue's answer to one order of a `POST /order(s)`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PostAck {
-    /// Whether the venue took the order.
-    pub success: bool,
-    /// Why not, when it did not.
-    pub error: Option<VenueReject>,
-    /// The order's status after placement.
-    pub status: VenueStatus,
-    /// What the order gave at placement, 1e-6 units (USDC for a BUY, shares for a SELL).
-    pub making: u64,
-    /// What the order got at placement, 1e-6 units (shares for a BUY, USDC for a SELL).
-    pub taking: u64,
-}
-
-impl PostAck {
-    /// Shares matched at placement.
-    pub fn matched_shares(&self, side: Side) -> Qty {
-        Qty(match side {
-            Side::Buy => self.taking,
-            Side::Sell => self.making,
-        })
-    }
-}
-
-/// An order as `GET /data/order/{id}` or `GET /data/orders` describes it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RestOrder {
-    /// The order hash.
-    pub order_id: OrderHash,
-    /// Its status.
-    pub status: VenueStatus,
-    /// Shares matched so far.
-    pub size_matched: Qty,
 }
 
 /// An order without a terminal report yet, as [`OrderManager::open_orders`] lists it.
@@ -332,7 +282,7 @@ impl OrderManager {
     pub fn on_post_result(
         &mut self,
         id: ClientId,
-        r: &PostAck,
+        r: &PostResult,
         now_ms: u64,
         out: &mut Vec<ExecReport>,
     ) {
@@ -356,8 +306,8 @@ impl OrderManager {
         let e = self.slots[i].as_mut().expect("held");
         let taker = matches!(e.order.tif, Tif::Fok | Tif::Fak);
         match r.status {
-            VenueStatus::Live => advance(e, OrderStatus::Live),
-            VenueStatus::Delayed => {
+            PostStatus::Live => advance(e, OrderStatus::Live),
+            PostStatus::Delayed => {
                 advance(e, OrderStatus::Delayed);
                 if taker {
                     // The matching delay decides the final size; look it up after it.
@@ -367,16 +317,14 @@ impl OrderManager {
                     self.watch_slot(i, now_ms, due);
                 }
             }
-            VenueStatus::Matched => {
+            PostStatus::Matched => {
                 advance(e, OrderStatus::Matched);
                 if taker {
-                    set_final(e, r.matched_shares(e.order.side));
+                    set_final(e, matched_shares(r, e.order.side));
                 }
             }
-            // Placement did not succeed (or ended): nothing more will match.
-            VenueStatus::Unmatched | VenueStatus::Cancelled => {
-                set_final(e, r.matched_shares(e.order.side));
-            }
+            // Placement did not succeed: nothing more will match.
+            PostStatus::Unmatched => set_final(e, matched_shares(r, e.order.side)),
         }
         self.try_done(i, now_ms, out);
     }
@@ -545,13 +493,13 @@ impl OrderManager {
         };
         self.heard(i, now_ms, out);
         let e = self.slots[i].as_mut().expect("held");
-        match r.status {
-            VenueStatus::Live => advance(e, OrderStatus::Live),
-            VenueStatus::Delayed => advance(e, OrderStatus::Delayed),
-            VenueStatus::Matched if e.order.tif == Tif::Gtc && r.size_matched < e.order.size => {
+        match r.state {
+            OrderState::Live => advance(e, OrderStatus::Live),
+            OrderState::Delayed => advance(e, OrderStatus::Delayed),
+            OrderState::Matched if e.order.tif == Tif::Gtc && r.size_matched < e.order.size => {
                 advance(e, OrderStatus::Live);
             }
-            VenueStatus::Matched | VenueStatus::Unmatched | VenueStatus::Cancelled => {
+            OrderState::Matched | OrderState::Unmatched | OrderState::Cancelled => {
                 set_final(e, r.size_matched);
             }
         }
@@ -784,6 +732,14 @@ impl OrderManager {
     }
 }
 
+/// Shares a POST result says matched at placement: what a BUY got, what a SELL gave.
+fn matched_shares(r: &PostResult, side: Side) -> Qty {
+    Qty(match side {
+        Side::Buy => r.taking,
+        Side::Sell => r.making,
+    })
+}
+
 /// Moves `e` to `status` unless it is already further along.
 fn advance(e: &mut Entry, status: OrderStatus) {
     if status.rank() > e.status.rank() {
@@ -801,6 +757,7 @@ fn set_final(e: &mut Entry, matched: Qty) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::adapters::polymarket::ws_user::OrderHash;
     use crate::domain::intents::GroupId;
     use crate::domain::markets::MarketSpec;
     use crate::domain::num::{AssetIdx, Px};

@@ -11,9 +11,13 @@
 
 use std::collections::HashSet;
 
-use crate::adapters::polymarket::ws_user::UserFill;
-use crate::domain::intents::{ExecKind, ExecReport};
-use crate::execution::order_manager::{OrderManager, RestOrder};
+use xxhash_rust::xxh3::xxh3_128;
+
+use crate::adapters::polymarket::clob_client::rest::{RestOrder, RestTrade};
+use crate::adapters::polymarket::ws_user::{OrderHash, TradeStatus, UserFill};
+use crate::domain::intents::{ExecKind, ExecReport, Liquidity};
+use crate::domain::markets::Registry;
+use crate::execution::order_manager::OrderManager;
 
 /// What reconciliation found.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -32,7 +36,68 @@ pub struct ReconcileReport {
     pub strays: Vec<[u8; 32]>,
 }
 
-/// Diffs the manager against the venue's open orders and our trades, appending the reports the
+/// Appends our orders' parts in one REST trade as the user channel would have delivered them:
+/// the taker order when we took (`trader_side` TAKER), then each maker order owned by
+/// `api_key`. A trade with an unknown status, or a part on an unregistered token, is skipped.
+pub fn rest_fills(t: &RestTrade, api_key: &str, registry: &Registry, out: &mut Vec<UserFill>) {
+    let Some(status) = trade_status(&t.status) else {
+        return;
+    };
+    let trade_id = xxh3_128(t.id.as_bytes());
+    let part = |order_id, token: &str, liquidity, side, px, qty, bps: u32| {
+        Some(UserFill {
+            trade_id,
+            status,
+            order_id: OrderHash(order_id),
+            asset: registry.asset_by_token(token.as_bytes())?,
+            side,
+            px,
+            qty,
+            fee_rate_bps: u16::try_from(bps).unwrap_or(u16::MAX),
+            liquidity,
+            ts_ms: 0,
+        })
+    };
+    if t.trader_side == Liquidity::Taker {
+        let taker = Liquidity::Taker;
+        out.extend(part(
+            t.taker_order_id,
+            &t.asset_id,
+            taker,
+            t.side,
+            t.price,
+            t.size,
+            t.fee_rate_bps,
+        ));
+    }
+    for m in t.maker_orders.iter().filter(|m| m.owner == api_key) {
+        let maker = Liquidity::Maker;
+        out.extend(part(
+            m.order_id,
+            &m.asset_id,
+            maker,
+            m.side,
+            m.price,
+            m.matched,
+            m.fee_rate_bps,
+        ));
+    }
+}
+
+/// A REST trade's status text (any case).
+fn trade_status(text: &str) -> Option<TradeStatus> {
+    [
+        ("MATCHED", TradeStatus::Matched),
+        ("MINED", TradeStatus::Mined),
+        ("CONFIRMED", TradeStatus::Confirmed),
+        ("RETRYING", TradeStatus::Retrying),
+        ("FAILED", TradeStatus::Failed),
+    ]
+    .into_iter()
+    .find_map(|(name, status)| text.eq_ignore_ascii_case(name).then_some(status))
+}
+
+/// Diffs the manager against the venue's open orders and our trades (see [`rest_fills`]), appending the reports the
 /// channel missed to `out` and scheduling lookups for orders that vanished.
 pub fn reconcile(
     om: &mut OrderManager,
@@ -56,14 +121,14 @@ pub fn reconcile(
             }
         }
     }
-    let listed: HashSet<[u8; 32]> = open_at_venue.iter().map(|r| r.order_id.0).collect();
+    let listed: HashSet<[u8; 32]> = open_at_venue.iter().map(|r| r.id).collect();
     for r in open_at_venue {
-        match om.id_of(&r.order_id.0) {
+        match om.id_of(&r.id) {
             Some(id) => {
                 om.on_lookup(id, Some(r), now_ms, out);
                 report.orders_confirmed += 1;
             }
-            None => report.strays.push(r.order_id.0),
+            None => report.strays.push(r.id),
         }
     }
     // Orders never acknowledged are left to their POST response, or already looked up.
