@@ -1,12 +1,15 @@
 //! The official Rust SDK, unchanged, trades on the embedded venue: API keys by L1, a resting GTC
-//! order seen in the book and in `/data/orders`, a second account crossing it, cancel-all; and the requests the venue must refuse, with its real
+//! order seen in the book and in `/data/orders`, a second account crossing it, the trade on both
+//! accounts' user channels, cancel-all; and the requests the venue must refuse, with its real
 //! error shapes.
 
 #[allow(dead_code, reason = "the shared helpers serve several test files")]
 mod common;
 
 use std::str::FromStr as _;
+use std::time::Duration;
 
+use futures::StreamExt as _;
 use pmbot::adapters::polymarket::auth::{ApiCreds, L2Signer, Secret};
 use pmbot::adapters::polymarket::signing::parse_address;
 use pmbot::sim::{Scenario, Venue};
@@ -16,12 +19,16 @@ use polymarket_client_sdk_v2::auth::{ExposeSecret as _, LocalSigner, Normal, Sig
 use polymarket_client_sdk_v2::clob::types::request::{OrderBookSummaryRequest, OrdersRequest};
 use polymarket_client_sdk_v2::clob::types::response::PostOrderResponse;
 use polymarket_client_sdk_v2::clob::types::{OrderPayload, OrderStatusType, OrderType, Side};
+use polymarket_client_sdk_v2::clob::ws::{self, WsMessage};
 use polymarket_client_sdk_v2::clob::{Client, Config};
 use polymarket_client_sdk_v2::types::{Address, B256, Decimal, U256};
+use polymarket_client_sdk_v2::ws::config::Config as WsConfig;
 
 /// Well-known development keys (anvil's first two accounts).
 const KEY_A: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 const KEY_B: &str = "0x59c6995e998f97a71a4f6ecd1e3a1a6a2a9c0d1e0d1e6f9b4f4b1c1a0b7b8e4f";
+/// How long the test waits for a user-channel event.
+const EVENT_WAIT: Duration = Duration::from_secs(10);
 
 type Authed = Client<Authenticated<Normal>>;
 
@@ -101,6 +108,33 @@ async fn limit(
     client.post_order(signed).await.unwrap()
 }
 
+/// Waits for a user-channel event reporting a fill of order `id` (an order update with a
+/// matched size, or a trade it took part in); returns the matched size.
+async fn event_for(
+    stream: &mut (impl futures::Stream<Item = polymarket_client_sdk_v2::Result<WsMessage>> + Unpin),
+    id: &str,
+) -> Decimal {
+    loop {
+        let message = tokio::time::timeout(EVENT_WAIT, stream.next())
+            .await
+            .expect("a user-channel event in time")
+            .expect("the stream stays open")
+            .expect("a well-formed event");
+        match message {
+            WsMessage::Order(o) if o.id == id && o.size_matched.is_some_and(|m| !m.is_zero()) => {
+                return o.size_matched.unwrap_or_default();
+            }
+            WsMessage::Trade(t) if t.taker_order_id.as_deref() == Some(id) => return t.size,
+            WsMessage::Trade(t) => {
+                if let Some(m) = t.maker_orders.iter().find(|m| m.order_id == id) {
+                    return m.matched_amount;
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sdk_places_crosses_sees_the_trade_and_cancels() {
     let venue = common::start(scenario());
@@ -113,11 +147,30 @@ async fn sdk_places_crosses_sees_the_trade_and_cancels() {
         "derive is stable"
     );
 
-    let (_, token, bid, ask) = market(&a).await;
+    let (condition, token, bid, ask) = market(&a).await;
     let tick = Decimal::from_str("0.01").unwrap();
     let price = bid + tick;
     assert!(price < ask, "the scenario's spread leaves room inside it");
     let size = Decimal::from(5);
+
+    let ws_a = ws::Client::new(&venue.ws_base_url(), WsConfig::default())
+        .unwrap()
+        .authenticate(a.credentials().clone(), a.address())
+        .unwrap();
+    let ws_b = ws::Client::new(&venue.ws_base_url(), WsConfig::default())
+        .unwrap()
+        .authenticate(b.credentials().clone(), b.address())
+        .unwrap();
+    let mut events_a = Box::pin(ws_a.subscribe_user_events(vec![condition]).unwrap());
+    let mut events_b = Box::pin(ws_b.subscribe_user_events(vec![condition]).unwrap());
+    let deadline = std::time::Instant::now() + EVENT_WAIT;
+    while venue.user_subscriptions() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "both user channels subscribe"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 
     let placed = limit(&a, KEY_A, token, Side::Buy, price, size).await;
     assert!(placed.success, "{placed:?}");
@@ -145,6 +198,9 @@ async fn sdk_places_crosses_sees_the_trade_and_cancels() {
     assert_eq!(crossed.trade_ids.len(), 1);
     assert_eq!(crossed.transaction_hashes.len(), 1);
 
+    let matched_a = event_for(&mut events_a, &placed.order_id).await;
+    let matched_b = event_for(&mut events_b, &crossed.order_id).await;
+    assert_eq!((matched_a, matched_b), (size, size));
     assert!(
         a.orders(&OrdersRequest::default(), None)
             .await

@@ -254,6 +254,16 @@ impl State {
         });
     }
 
+    /// Sends a user-channel event about `market` to `account`'s subscribers.
+    pub fn send_user(&mut self, account: AccountId, market: usize, text: &str) {
+        let text = Utf8Bytes::from(text.to_owned());
+        self.users.retain(|u| {
+            let wanted =
+                u.account == account && (u.markets.is_empty() || u.markets.contains(&market));
+            !wanted || u.tx.send(Out::Text(text.clone())).is_ok()
+        });
+    }
+
     /// How many user-channel subscriptions are live.
     pub fn user_subscriptions(&self) -> usize {
         self.users.len()

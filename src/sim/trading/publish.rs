@@ -1,11 +1,12 @@
 //! Engine events out: book changes become `price_change` frames (one per market, the levels'
-//! new totals) and trades `last_trade_price` prints; failed trades are counted. Called under the
-//! hub's lock right after the engine acted, so market subscribers see the book exactly as the
-//! engine left it.
+//! new totals), trades `last_trade_price` prints, and order and trade changes user-channel
+//! events for each account concerned. Called under the hub's lock right after the engine acted,
+//! so market subscribers see the book exactly as the engine left it.
 
 use crate::domain::num::{Px, Side};
 use crate::sim::hub::State;
-use crate::sim::matching::{EngineEvent, TradeStatus};
+use crate::sim::matching::{AccountId, EngineEvent, TradeStatus};
+use crate::sim::user_wire;
 use crate::sim::wire::{self, ChangeEntry, Frame};
 
 /// Drains the engine and publishes everything it reported.
@@ -16,7 +17,7 @@ pub fn publish_engine_events(state: &mut State) {
     if !events.is_empty() {
         publish_books(state, &events);
         publish_prints(state, &events);
-        count_failures(state, &events);
+        publish_user(state, &events);
     }
     state.exchange.events = events;
 }
@@ -87,11 +88,42 @@ fn publish_prints(state: &mut State, events: &[EngineEvent]) {
     }
 }
 
-/// Counts the trades that went to FAILED.
-fn count_failures(state: &mut State, events: &[EngineEvent]) {
-    let failed = events
-        .iter()
-        .filter(|e| matches!(e, EngineEvent::Trade { trade, .. } if trade.status == TradeStatus::Failed))
-        .count();
-    state.exchange.faults.counts.trades_failed += failed as u64;
+/// Order and trade events to the user-channel subscribers of each account concerned.
+fn publish_user(state: &mut State, events: &[EngineEvent]) {
+    for event in events {
+        match event {
+            EngineEvent::Order {
+                account,
+                kind,
+                order,
+            } => {
+                let market = state.world.assets[order.order.asset].market;
+                let text = user_wire::order_event(&state.world, order, *kind);
+                state.send_user(*account, market, &text);
+            }
+            EngineEvent::Trade { accounts, trade } => {
+                if trade.status == TradeStatus::Failed {
+                    state.exchange.faults.counts.trades_failed += 1;
+                }
+                let market = state.world.assets[trade.asset].market;
+                for &account in accounts {
+                    if account == AccountId::HOUSE || account == AccountId::FEES {
+                        continue;
+                    }
+                    let owner = if account == trade.taker {
+                        trade.taker_owner.as_str()
+                    } else {
+                        trade
+                            .makers
+                            .iter()
+                            .find(|m| m.account == account)
+                            .map_or("", |m| m.owner.as_str())
+                    };
+                    let text = user_wire::trade_event(&state.world, trade, owner);
+                    state.send_user(account, market, &text);
+                }
+            }
+            EngineEvent::Book { .. } | EngineEvent::LastTrade { .. } => {}
+        }
+    }
 }
