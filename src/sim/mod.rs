@@ -147,9 +147,7 @@ pub fn start(cfg: VenueConfig) -> Result<Venue, SimError> {
         .map_err(io("reading the WebSocket address"))?;
     let rest = TcpListener::bind(SocketAddr::new(cfg.listen.ip(), 0))
         .map_err(io("binding the REST server"))?;
-    let rest_addr = rest
-        .local_addr()
-        .map_err(io("reading the REST address"))?;
+    let rest_addr = rest.local_addr().map_err(io("reading the REST address"))?;
     let (dynamics, world) = dynamics::Dynamics::new(&cfg.scenario);
     let exchange = trading::Exchange::new(&cfg.scenario);
     let hub = Arc::new(hub::Hub::new(world, exchange));
@@ -162,8 +160,15 @@ pub fn start(cfg: VenueConfig) -> Result<Venue, SimError> {
     threads.push(spawn("venue-ws-accept", move || {
         ws_market::accept_loop(listener, h, c)
     })?);
-    let (handler, c) = (Arc::new(rest::Rest { hub: Arc::clone(&hub) }), Arc::clone(&conns));
-    threads.push(spawn("venue-rest", move || http::accept_loop(rest, handler, c))?);
+    let (handler, c) = (
+        Arc::new(rest::Rest {
+            hub: Arc::clone(&hub),
+        }),
+        Arc::clone(&conns),
+    );
+    threads.push(spawn("venue-rest", move || {
+        http::accept_loop(rest, handler, c)
+    })?);
     let h = Arc::clone(&hub);
     threads.push(spawn("venue-clock", move || trading::clock_loop(&h))?);
     let driver = driver::Driver {
