@@ -1,5 +1,6 @@
 //! End to end on loopback: the embedded venue and the whole bot, checked against the venue's
-//! true books, in the clean scenario, under injected faults, and in the arbitrage scenarios.
+//! true books and its ledger, in the clean scenario, under injected feed and execution faults,
+//! and in the arbitrage scenarios.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -100,6 +101,30 @@ fn pair_arb_windows_become_intents_and_the_augmented_event_is_skipped() {
     );
     assert_eq!(r["risk"]["halts"], 0, "{r}");
     assert_eq!(r["books"]["mismatches"], 0, "{r}");
+    let e = &r["execution"];
+    assert!(
+        e["fills"].as_u64().unwrap() > 0,
+        "the windows are traded: {r}"
+    );
+    let venue = &r["venue_exec"];
+    assert_eq!(
+        e["orders_sent"].as_u64().unwrap(),
+        venue["orders_accepted"].as_u64().unwrap() + venue["orders_rejected"].as_u64().unwrap(),
+        "every order sent reached the venue once: {r}"
+    );
+    assert_eq!(venue["duplicate_orders"], 0, "{r}");
+    assert!(r["positions_checked"].as_u64().unwrap() > 0, "{r}");
+    assert_eq!(r["positions_mismatches"], 0, "{r}");
+    assert!(
+        !r["positions"].as_object().unwrap().is_empty(),
+        "bought legs are held: {r}"
+    );
+    for segment in ["intent_to_wire", "tick_to_trade"] {
+        assert_eq!(
+            r["latency_ns"][segment]["count"], e["orders_sent"],
+            "one {segment} sample per order: {r}"
+        );
+    }
     assert!(
         r["feeds"]["polymarket_market"]["fee_changes"]
             .as_u64()
@@ -119,5 +144,25 @@ fn maker_pair_posts_and_requotes() {
         "requotes: {r}"
     );
     assert_eq!(r["strategy"]["opportunities"], 0, "taker mode is off: {r}");
+    assert_eq!(r["books"]["mismatches"], 0, "{r}");
+}
+
+#[test]
+fn execution_faults_resolve_every_unknown_order_without_resending() {
+    let r = run("exec-faults", Duration::from_secs(6), "exec-faults");
+    let e = &r["execution"];
+    let venue = &r["venue_exec"];
+    assert!(
+        venue["lost_responses"].as_u64().unwrap() + venue["http_5xx"].as_u64().unwrap() > 0,
+        "faults were injected: {r}"
+    );
+    assert!(e["unknown_resolved"].as_u64().unwrap() > 0, "{r}");
+    assert_eq!(venue["duplicate_orders"], 0, "nothing was resent: {r}");
+    assert!(e["fills"].as_u64().unwrap() > 0, "{r}");
+    assert_eq!(r["positions_mismatches"], 0, "{r}");
+    assert_eq!(
+        r["risk"]["halts"], 0,
+        "every unknown order was resolved in time: {r}"
+    );
     assert_eq!(r["books"]["mismatches"], 0, "{r}");
 }

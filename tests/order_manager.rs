@@ -14,7 +14,7 @@ use pmbot::domain::intents::{
 };
 use pmbot::domain::markets::{MarketSpec, Registry};
 use pmbot::domain::num::{AssetIdx, Px, Qty, Side, Usdc};
-use pmbot::execution::order_manager::{OmError, OrderManager, OrderStatus};
+use pmbot::execution::order_manager::{OmError, OrderManager, OrderStatus, SendFailure};
 use pmbot::execution::reconcile::{reconcile, rest_fills};
 
 const DEADLINE: u64 = 4_000;
@@ -280,11 +280,18 @@ fn a_rejected_order_ends_with_rejected_only() {
 fn a_send_refused_before_writing_is_rejected_at_once() {
     let mut m = om();
     m.on_new(&place(1, 0, Tif::Gtc, 10), hash(1), 0).unwrap();
-    let got = run(&mut m, |m, o| m.on_send_failed(ClientId(1), false, 1, o));
+    let got = run(&mut m, |m, o| {
+        m.on_send_failed(
+            ClientId(1),
+            SendFailure::Refused(VenueReject::RateLimited),
+            1,
+            o,
+        )
+    });
     assert_eq!(
         got,
         vec![ExecKind::Rejected {
-            reason: VenueReject::Other
+            reason: VenueReject::RateLimited
         }]
     );
     assert_eq!(m.counters().orders_sent, 0);
@@ -509,7 +516,15 @@ fn a_cancellation_after_the_fill_is_done_at_once_and_a_user_event_can_precede_th
 fn an_unknown_send_reserves_the_order_until_the_user_channel_resolves_it() {
     let mut m = om();
     sent(&mut m, 1, 0, Tif::Gtc, 10);
-    assert!(run(&mut m, |m, o| m.on_send_failed(ClientId(1), true, 100, o)).is_empty());
+    assert!(
+        run(&mut m, |m, o| m.on_send_failed(
+            ClientId(1),
+            SendFailure::Unknown,
+            100,
+            o
+        ))
+        .is_empty()
+    );
     assert_eq!(m.status(ClientId(1)), Some(OrderStatus::Unknown));
     let placed = order_event(1, OrderEventKind::Placement, 0);
     assert_eq!(
@@ -529,7 +544,9 @@ fn an_unknown_send_reserves_the_order_until_the_user_channel_resolves_it() {
 fn an_unknown_order_is_looked_up_on_schedule_and_a_lookup_finds_its_state() {
     let mut m = om();
     sent(&mut m, 1, 0, Tif::Gtc, 10);
-    run(&mut m, |m, o| m.on_send_failed(ClientId(1), true, 100, o));
+    run(&mut m, |m, o| {
+        m.on_send_failed(ClientId(1), SendFailure::Unknown, 100, o)
+    });
     let mut due = Vec::new();
     m.due_lookups(100 + EVERY - 1, &mut due);
     assert!(due.is_empty());
@@ -552,7 +569,9 @@ fn an_unknown_order_is_looked_up_on_schedule_and_a_lookup_finds_its_state() {
 fn an_unknown_taker_found_matched_is_done_when_its_fills_arrive() {
     let mut m = om();
     sent(&mut m, 1, 2, Tif::Fok, 10);
-    run(&mut m, |m, o| m.on_send_failed(ClientId(1), true, 0, o));
+    run(&mut m, |m, o| {
+        m.on_send_failed(ClientId(1), SendFailure::Unknown, 0, o)
+    });
     let found = rest(1, OrderState::Matched, 10);
     let got = run(&mut m, |m, o| {
         m.on_lookup(ClientId(1), Some(&found), EVERY, o)
@@ -570,7 +589,9 @@ fn an_unknown_taker_found_matched_is_done_when_its_fills_arrive() {
 fn not_found_rejects_only_from_a_lookup_sent_after_the_deadline() {
     let mut m = om();
     sent(&mut m, 1, 0, Tif::Gtc, 10);
-    run(&mut m, |m, o| m.on_send_failed(ClientId(1), true, 0, o));
+    run(&mut m, |m, o| {
+        m.on_send_failed(ClientId(1), SendFailure::Unknown, 0, o)
+    });
     let mut due = Vec::new();
     m.due_lookups(EVERY, &mut due);
     assert!(
@@ -605,7 +626,9 @@ fn not_found_rejects_only_from_a_lookup_sent_after_the_deadline() {
 fn an_order_unresolved_past_its_deadline_is_reported_once_and_can_still_resolve() {
     let mut m = om();
     sent(&mut m, 1, 0, Tif::Gtc, 10);
-    run(&mut m, |m, o| m.on_send_failed(ClientId(1), true, 0, o));
+    run(&mut m, |m, o| {
+        m.on_send_failed(ClientId(1), SendFailure::Unknown, 0, o)
+    });
     assert!(run(&mut m, |m, o| m.check_deadlines(DEADLINE + EVERY - 1, o)).is_empty());
     let got = run(&mut m, |m, o| m.check_deadlines(DEADLINE + EVERY, o));
     assert_eq!(got, vec![ExecKind::Unresolved]);
@@ -631,7 +654,15 @@ fn a_send_failure_after_an_answer_changes_nothing() {
     run(&mut m, |m, o| {
         m.on_post_result(ClientId(1), &ack(PostStatus::Live, 0), 2, o)
     });
-    assert!(run(&mut m, |m, o| m.on_send_failed(ClientId(1), true, 3, o)).is_empty());
+    assert!(
+        run(&mut m, |m, o| m.on_send_failed(
+            ClientId(1),
+            SendFailure::Unknown,
+            3,
+            o
+        ))
+        .is_empty()
+    );
     assert_eq!(m.status(ClientId(1)), Some(OrderStatus::Live));
     assert_eq!(m.counters().contradictions, 1);
 }

@@ -353,6 +353,11 @@ impl Pipeline {
     /// which applies those reports before it returns, so the final positions hold every fill.
     pub fn stop(self) -> std::thread::Result<StrategyOutcome> {
         self.stop.store(true, Ordering::Relaxed);
+        // The core places nothing new from here; control messages are served in order, so once
+        // the books request is answered every order it placed before is in the intent ring.
+        if self.command(Command::WindDown) {
+            let _ = self.books(WIND_DOWN_TIMEOUT);
+        }
         self.feed.join()?;
         self.backfill.join()?;
         self.execution_stop.store(true, Ordering::Relaxed);
@@ -386,6 +391,9 @@ fn largest_book_message(registry: &Registry) -> usize {
     let ladder = usize::from(Px::ONE.0 / finest.max(1)) + 1;
     2 * ladder + 2
 }
+
+/// How long a stop waits for the strategy thread to confirm it places nothing new.
+const WIND_DOWN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Slots of the intent ring (strategy → execution).
 const INTENT_RING_SLOTS: usize = 4096;

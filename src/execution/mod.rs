@@ -2,9 +2,11 @@
 //!
 //! It is the only place that talks to the venue's order endpoints. A [`Sink`] is what the
 //! execution thread hands intents to: the dry run (`dry_run`) acknowledges without trading, the
-//! live sink signs, sends and follows orders on the venue.
+//! live sink (`live`) signs, sends and follows orders on the venue.
 pub mod dry_run;
+pub mod live;
 pub mod order_manager;
+pub mod order_signer;
 pub mod presign;
 pub mod rate;
 pub mod reconcile;

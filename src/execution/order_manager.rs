@@ -107,6 +107,15 @@ pub enum OmError {
     UnknownAsset(ClientId, u32),
 }
 
+/// How a send failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SendFailure {
+    /// The request may have reached the venue (timeout, 5xx, reset): the order's fate is unknown.
+    Unknown,
+    /// Refused before taking effect (HTTP 4xx or 429, or the local rate limiter), for this reason.
+    Refused(VenueReject),
+}
+
 /// What the order manager did, for metrics.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct OmCounters {
@@ -329,13 +338,14 @@ impl OrderManager {
         self.try_done(i, now_ms, out);
     }
 
-    /// The send failed. `unknown`: it may have reached the venue (timeout, 5xx, reset) — the
-    /// order becomes `Unknown`, keeps its exposure and is looked up; otherwise it was refused
-    /// before anything was written and is rejected at once.
+    /// The send failed. [`SendFailure::Unknown`]: it may have reached the venue (timeout, 5xx,
+    /// reset) — the order becomes `Unknown`, keeps its exposure and is looked up;
+    /// [`SendFailure::Refused`]: the venue or the rate limiter refused the request as a whole,
+    /// so the order is rejected at once with that reason.
     pub fn on_send_failed(
         &mut self,
         id: ClientId,
-        unknown: bool,
+        failure: SendFailure,
         now_ms: u64,
         out: &mut Vec<ExecReport>,
     ) {
@@ -347,11 +357,12 @@ impl OrderManager {
             self.counters.contradictions += 1;
             return;
         }
-        if unknown {
-            e.status = OrderStatus::Unknown;
-            self.watch_slot(i, now_ms, now_ms + self.lookup_every_ms);
-        } else {
-            self.reject(i, VenueReject::Other, now_ms, out);
+        match failure {
+            SendFailure::Unknown => {
+                e.status = OrderStatus::Unknown;
+                self.watch_slot(i, now_ms, now_ms + self.lookup_every_ms);
+            }
+            SendFailure::Refused(reason) => self.reject(i, reason, now_ms, out),
         }
     }
 

@@ -55,6 +55,9 @@ pub enum Command {
     Kill,
     /// Clear a halt and resume trading.
     ClearHalt,
+    /// A graceful stop begins: place nothing new (reports and cancels still flow), so the
+    /// execution side's closing cancel-all leaves nothing behind. Not a halt; never cleared.
+    WindDown,
 }
 
 /// Counters kept by the core.
@@ -132,6 +135,8 @@ pub struct Core {
     engine: PairArbEngine,
     risk: Risk,
     counters: CoreCounters,
+    /// Set by [`Command::WindDown`]: the gate refuses every new group.
+    winding_down: bool,
 }
 
 impl Core {
@@ -148,6 +153,7 @@ impl Core {
             engine: PairArbEngine::new(&registry, params.pair_arb),
             risk: Risk::with_markets(params.risk, m),
             counters: CoreCounters::default(),
+            winding_down: false,
             ledger: Ledger {
                 books: BookSet::new(&registry),
                 orders: Orders::with_capacity(ORDER_SLOTS),
@@ -274,7 +280,11 @@ impl Core {
         } = &mut self.ledger;
         let (registry, books, positions, now_ms) = (&*registry, &*books, &*positions, *now_ms);
         let risk = &mut self.risk;
+        let winding_down = self.winding_down;
         let mut gate = |legs: &[PlaceOrder]| {
+            if winding_down {
+                return false;
+            }
             let ctx = RiskContext {
                 registry,
                 books,
@@ -310,6 +320,7 @@ impl Core {
                 self.risk.clear_halt();
                 self.engine.resume();
             }
+            Command::WindDown => self.winding_down = true,
         }
     }
 

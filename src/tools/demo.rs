@@ -4,20 +4,27 @@
 //! decode and pipeline code. At every quiescent point of the scenario the venue publishes the
 //! digests of its true books and the demo checks the bot's books against them, so the report's
 //! `books.mismatches` is measured, not assumed.
+//!
+//! The bot trades for real on the venue with a built-in development wallet: it derives its API
+//! key with an L1 signature (the venue's faucet funds the new account), signs every order, and
+//! follows it over the trading endpoints and the user channel. At the end the bot's positions
+//! are compared with the venue's ledger (`positions_mismatches`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::adapters::polymarket::signing::{Address, Signer};
 use crate::adapters::polymarket::{gamma, rest};
 use crate::bot::clock::Clock;
 use crate::bot::metrics::Metrics;
-use crate::bot::pipeline::Pipeline;
+use crate::bot::pipeline::{Pipeline, StrategyOutcome};
+use crate::bot::secrets::Secrets;
 use crate::bot::settings::Settings;
 use crate::domain::markets::Registry;
-use crate::sim::{self, Checkpoint, VenueConfig};
+use crate::sim::{self, LedgerView, Venue, VenueConfig};
 use crate::tools::report::{self, PositionCheck, Report};
-use crate::tools::session;
+use crate::tools::{session, trading};
 
 /// What the demo was asked to do.
 #[derive(Clone, Debug)]
@@ -41,6 +48,9 @@ pub enum DemoError {
     /// The universe could not be read from the venue.
     #[error("universe: {0}")]
     Universe(String),
+    /// Live execution could not start against the venue.
+    #[error("trading: {0}")]
+    Trading(#[from] trading::TradingError),
     /// The pipeline could not start or stopped abnormally.
     #[error("pipeline: {0}")]
     Pipeline(String),
@@ -51,6 +61,13 @@ pub enum DemoError {
     #[error("report: {0}")]
     Report(#[from] std::io::Error),
 }
+
+/// The development wallet's key: a fixed, public test key that only ever trades on the embedded
+/// venue (never fund its address anywhere).
+const DEMO_WALLET_KEY: [u8; 32] = [
+    0x0d, 0xe0, 0x0d, 0xe0, 0x70, 0x6d, 0x62, 0x6f, 0x74, 0x2d, 0x64, 0x65, 0x6d, 0x6f, 0x2d, 0x77,
+    0x61, 0x6c, 0x6c, 0x65, 0x74, 0x2d, 0x6b, 0x65, 0x79, 0x2d, 0x30, 0x30, 0x30, 0x30, 0x30, 0x31,
+];
 
 /// How long the bot may take to converge on the venue's books at a checkpoint.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -76,6 +93,7 @@ pub fn run(settings: &Settings, args: &DemoArgs) -> Result<Report, DemoError> {
     settings.venue.rest_url = venue.rest_url();
     settings.venue.ws_market_url = venue.ws_market_url();
     settings.venue.gamma_url = venue.rest_url();
+    settings.venue.ws_user_url = venue.user_ws_url();
     let agent = rest::agent(Duration::from_secs(5));
     let events = gamma::fetch_events(&agent, &settings.venue.gamma_url, "closed=false")
         .map_err(DemoError::Universe)?;
@@ -97,9 +115,26 @@ pub fn run(settings: &Settings, args: &DemoArgs) -> Result<Report, DemoError> {
     let config = session::pipeline_config(&settings, sender)
         .map_err(|e| DemoError::Pipeline(e.to_string()))?;
     let clock = Clock::new();
+    let signer = Signer::from_secret(&DEMO_WALLET_KEY).expect("the demo key is a valid scalar");
+    let wallet = signer.address();
+    let secrets = Secrets {
+        signer,
+        funder: None,
+        signature_type: 0,
+        creds: None,
+    };
+    let live = trading::connect(&settings, secrets, &registry, &metrics, clock.clone())?;
+    let baseline = venue.account_ledger(&wallet);
     let started = Instant::now();
-    let pipeline = Pipeline::start(config, registry.clone(), metrics.clone(), clock)
-        .map_err(|e| DemoError::Pipeline(e.to_string()))?;
+    let pipeline = Pipeline::start_with(
+        config,
+        registry.clone(),
+        metrics.clone(),
+        clock,
+        live.sink,
+        Some(live.user_feed),
+    )
+    .map_err(|e| DemoError::Pipeline(e.to_string()))?;
 
     let mut checks = BookChecks::default();
     let stuck_after = args.duration + Duration::from_secs(30);
@@ -110,7 +145,7 @@ pub fn run(settings: &Settings, args: &DemoArgs) -> Result<Report, DemoError> {
             session::stop_telemetry(telemetry);
             return Err(DemoError::Stuck(stuck_after));
         };
-        checks.check(&pipeline, &registry, &checkpoint);
+        checks.check(&pipeline, &registry, &venue, checkpoint.step);
         let last = checkpoint.last;
         venue.resume();
         if last {
@@ -121,19 +156,21 @@ pub fn run(settings: &Settings, args: &DemoArgs) -> Result<Report, DemoError> {
     let outcome = pipeline
         .stop()
         .map_err(|_| DemoError::Pipeline("a pipeline thread panicked".into()))?;
+    let positions = check_positions(&outcome, &registry, &venue, &wallet, baseline.as_ref());
     let venue_stats = venue.stats();
     venue.shutdown();
     session::stop_telemetry(telemetry);
 
-    let report = report::build(
+    let mut report = report::build(
         &metrics,
         &outcome,
         registry.asset_count(),
         checks.checked,
         checks.mismatches,
-        PositionCheck::default(),
+        positions,
         elapsed,
     );
+    report.add_venue_exec(&venue_stats.exec);
     std::fs::create_dir_all(&args.report_dir)?;
     outcome.latency.write_hgrm(&args.report_dir)?;
     outcome
@@ -159,29 +196,23 @@ struct BookChecks {
 }
 
 impl BookChecks {
-    /// Waits (bounded) until the bot's books equal the checkpoint's digests, then counts every
-    /// asset compared and every asset that still differs or is stale.
-    fn check(&mut self, pipeline: &Pipeline, registry: &Registry, checkpoint: &Checkpoint) {
-        let expected: Vec<Option<u64>> = registry
-            .assets()
-            .map(|(_, info)| {
-                checkpoint
-                    .digests
-                    .iter()
-                    .find(|(token, _)| *token == info.token_id)
-                    .map(|&(_, d)| d)
-            })
-            .collect();
+    /// Waits (bounded) until the bot's books equal the venue's true books, then counts every
+    /// asset compared and every asset that still differs or is stale. The truth is read afresh
+    /// on every look: the stream is paused at a checkpoint, but the bot's own orders still
+    /// trade against the books.
+    fn check(&mut self, pipeline: &Pipeline, registry: &Registry, venue: &Venue, step: u64) {
         let deadline = Instant::now() + SETTLE_TIMEOUT;
-        let mut differing = expected.len() as u64;
+        let mut differing = registry.asset_count() as u64;
         while Instant::now() < deadline {
             let Some(books) = pipeline.books(SETTLE_TIMEOUT) else {
                 break;
             };
             differing = books
                 .iter()
-                .zip(&expected)
-                .filter(|(book, want)| book.stale || Some(book.digest) != **want)
+                .zip(registry.assets())
+                .filter(|(book, (_, info))| {
+                    book.stale || venue.true_digest(&info.token_id) != Some(book.digest)
+                })
                 .count() as u64;
             if differing == 0 {
                 break;
@@ -189,13 +220,44 @@ impl BookChecks {
             std::thread::sleep(Duration::from_millis(2));
         }
         if differing > 0 {
-            tracing::warn!(
-                step = checkpoint.step,
-                differing,
-                "books differ from the venue's"
-            );
+            tracing::warn!(step, differing, "books differ from the venue's");
         }
-        self.checked += expected.len() as u64;
+        self.checked += registry.asset_count() as u64;
         self.mismatches += differing;
     }
+}
+
+/// Compares the bot's shares of every asset with what the venue's ledger gained for the wallet
+/// since the run started (the faucet's grant is the baseline).
+fn check_positions(
+    outcome: &StrategyOutcome,
+    registry: &Registry,
+    venue: &Venue,
+    wallet: &Address,
+    baseline: Option<&LedgerView>,
+) -> PositionCheck {
+    let held = |ledger: Option<&LedgerView>, token: &str| {
+        ledger
+            .and_then(|l| l.shares.iter().find(|(t, _)| t == token))
+            .map_or(0, |&(_, q)| i128::from(q.0))
+    };
+    let end = venue.account_ledger(wallet);
+    let positions = outcome.core.positions();
+    let mut check = PositionCheck::default();
+    for (asset, info) in registry.assets() {
+        let venue_delta = held(end.as_ref(), &info.token_id) - held(baseline, &info.token_id);
+        let bot = i128::from(positions.shares(asset).0);
+        check.checked += 1;
+        if bot != venue_delta {
+            check.mismatches += 1;
+            tracing::warn!(
+                asset = asset.0,
+                token = %info.token_id,
+                bot,
+                venue = venue_delta,
+                "bot position differs from the venue's ledger (1e-6 shares)"
+            );
+        }
+    }
+    check
 }

@@ -13,7 +13,7 @@ use crate::bot::metrics::Metrics;
 use crate::bot::pipeline::StrategyOutcome;
 use crate::domain::num::{AssetIdx, Usdc};
 use crate::domain::risk::RejectReason;
-use crate::sim::VenueStats;
+use crate::sim::{ExecCounts, VenueStats};
 use crate::strategies::pair_arb::maker::MakerSkip;
 use crate::strategies::pair_arb::math::Skip;
 
@@ -192,11 +192,28 @@ impl Report {
         &self.json
     }
 
+    /// Adds what the embedded venue's trading side saw (`venue_exec`): the orders it accepted
+    /// and refused, the duplicates it refused (a resent order shows here), and the faults it
+    /// injected.
+    pub fn add_venue_exec(&mut self, exec: &ExecCounts) {
+        self.json["venue_exec"] = json!({
+            "orders_accepted": exec.orders_accepted,
+            "orders_rejected": exec.orders_rejected,
+            "duplicate_orders": exec.duplicate_orders,
+            "lost_responses": exec.lost_responses,
+            "http_5xx": exec.http_5xx,
+            "http_429": exec.http_429,
+            "user_ws_disconnects": exec.user_ws_disconnects,
+            "trades_failed": exec.trades_failed,
+        });
+    }
+
     /// A short human summary for the terminal.
     pub fn summary(&self, venue: &VenueStats) -> String {
         let j = &self.json;
         let f = &j["feeds"]["polymarket_market"];
         let b = &j["books"];
+        let e = &j["execution"];
         format!(
             "pmbot demo: {} ms\n\
              market feed: {} frames, {} events, {} decode errors, {} unknown events, \
@@ -205,6 +222,10 @@ impl Report {
              strategy: {} evaluations, {} opportunities, {} intents; skipped {}; \
              maker quotes {} placed, {} cancelled\n\
              risk: {} halts; rejections {}\n\
+             execution: {} orders sent, {} acks, {} fills, {} rejects, {} cancels, \
+             {} unknown resolved, presign {} hits / {} misses\n\
+             positions: {} assets checked against the venue's ledger, {} mismatches; \
+             pnl realized {}, unrealized {}, fees {}\n\
              venue: {venue:?}\n\
              state hash: {}",
             j["elapsed_ms"],
@@ -226,6 +247,19 @@ impl Report {
             j["strategy"]["maker"]["quote_cancels"],
             j["risk"]["halts"],
             nonzero(&j["risk"]["rejections_by_reason"]),
+            e["orders_sent"],
+            e["acks"],
+            e["fills"],
+            e["rejects"],
+            e["cancels"],
+            e["unknown_resolved"],
+            e["presign_hits"],
+            e["presign_misses"],
+            j["positions_checked"],
+            j["positions_mismatches"],
+            j["pnl"]["realized"],
+            j["pnl"]["unrealized"],
+            j["pnl"]["fees"],
             j["state_hash"],
         )
     }

@@ -18,12 +18,10 @@ pub struct ExecutionSettings {
     /// An order request unanswered this long has an unknown outcome: reserved, never resent.
     #[serde(with = "humantime_str")]
     pub request_timeout: Duration,
-    /// An unknown order not resolved within this long halts the strategy.
+    /// An unknown order not resolved within this long halts the strategy; it is looked up
+    /// (`GET /data/order/{id}`) four times within it.
     #[serde(with = "humantime_str")]
     pub unknown_deadline: Duration,
-    /// How often an unknown order is looked up (`GET /data/order/{id}`).
-    #[serde(with = "humantime_str")]
-    pub lookup_interval: Duration,
     /// Idle connections are exercised this often so that none has gone cold when an order comes.
     #[serde(with = "humantime_str")]
     pub keep_warm: Duration,
@@ -92,7 +90,6 @@ impl ExecutionSettings {
         let positive = [
             ("execution.request_timeout", self.request_timeout),
             ("execution.unknown_deadline", self.unknown_deadline),
-            ("execution.lookup_interval", self.lookup_interval),
             ("execution.keep_warm", self.keep_warm),
             ("execution.stop_timeout", self.stop_timeout),
             ("execution.presign.max_age", self.presign.max_age),

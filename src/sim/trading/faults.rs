@@ -16,6 +16,8 @@ pub struct ExecCounts {
     pub orders_accepted: u64,
     /// Orders refused (verification or engine).
     pub orders_rejected: u64,
+    /// Orders refused because the same order (hash) was placed before: a client resending.
+    pub duplicate_orders: u64,
     /// Order requests answered with nothing (held, then closed).
     pub lost_responses: u64,
     /// Order requests answered HTTP 5xx (accepted or not).

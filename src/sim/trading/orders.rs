@@ -134,7 +134,12 @@ fn place(state: &mut State, caller: &Caller, entry: &OrderRequest, now: u64) -> 
     let id = order.id;
     match state.exchange.engine.submit(&mut state.world, order, now) {
         Ok(submitted) => Outcome::Accepted(id, submitted),
-        Err(reject) => Outcome::Refused(Some(id), reject.error_msg().to_owned()),
+        Err(reject) => {
+            if reject == Reject::Duplicate {
+                state.exchange.faults.counts.duplicate_orders += 1;
+            }
+            Outcome::Refused(Some(id), reject.error_msg().to_owned())
+        }
     }
 }
 
