@@ -35,6 +35,9 @@ enum Command {
         /// Environment file layered over base.yaml (e.g. config/prod.yaml).
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Sign and log every order without sending it, whatever `execution.mode` says.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Run the embedded venue and the bot together on loopback (no credentials).
     Demo {
@@ -126,7 +129,7 @@ fn main() -> ExitCode {
         None => Overlay::Profile(default.into()),
     };
     let settings = match &cli.command {
-        Command::Run { config } => load(overlay_of(config, "prod")),
+        Command::Run { config, .. } => load(overlay_of(config, "prod")),
         Command::Config {
             command: ConfigCommand::Show { config },
         } => load(overlay_of(config, "dev")),
@@ -150,8 +153,8 @@ fn main() -> ExitCode {
             print!("{}", settings.show_redacted());
             Ok(())
         }
-        Command::Run { .. } => match stop_on_signal() {
-            Ok(stop) => live::run(&settings, stop).map_err(|e| e.to_string()),
+        Command::Run { dry_run, .. } => match stop_on_signal() {
+            Ok(stop) => live::run(&settings, stop, dry_run).map_err(|e| e.to_string()),
             Err(e) => Err(e),
         },
         Command::Demo {

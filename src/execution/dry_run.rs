@@ -2,8 +2,13 @@
 //!
 //! Resting (GTC) orders stay live until cancelled or halted; FOK/FAK orders are killed at once
 //! with nothing filled, because a dry run has no counterparty. Nothing here invents a fill.
+//! Given a signer (`pmbot run --dry-run` with a key configured), it also signs every order as
+//! the live sink would and logs its hash: the whole order path short of the wire.
 
-use crate::domain::intents::{ClientId, ExecKind, ExecReport, Intent, Tif};
+use crate::adapters::polymarket::signing::hex_hash;
+use crate::domain::intents::{ClientId, ExecKind, ExecReport, Intent, PlaceOrder, Tif};
+use crate::execution::order_signer::OrderSigner;
+use crate::execution::presign::PresignKey;
 use crate::execution::{ExecCounters, ExecSummary, IntentMsg, Sink};
 
 /// What the dry run did, for the report.
@@ -19,6 +24,8 @@ pub struct DryRunCounters {
     pub unknown_cancels: u64,
     /// Halts received.
     pub halts: u64,
+    /// Orders signed (with a signer).
+    pub signed: u64,
 }
 
 /// The dry-run sink's state: the resting orders it holds.
@@ -28,6 +35,8 @@ pub struct DryRun {
     counters: DryRunCounters,
     /// Time of the last intent, Unix milliseconds (the core's time): stamps the stop's cancels.
     last_ms: u64,
+    /// Signs each order when set.
+    signer: Option<OrderSigner>,
 }
 
 impl DryRun {
@@ -37,6 +46,15 @@ impl DryRun {
             live: Vec::with_capacity(capacity),
             counters: DryRunCounters::default(),
             last_ms: 0,
+            signer: None,
+        }
+    }
+
+    /// A dry run that also signs every order with `signer` and logs it.
+    pub fn signing(capacity: usize, signer: OrderSigner) -> DryRun {
+        DryRun {
+            signer: Some(signer),
+            ..DryRun::with_capacity(capacity)
         }
     }
 
@@ -50,6 +68,7 @@ impl DryRun {
         };
         match *intent {
             Intent::Place(order) => {
+                self.sign_and_log(&order, ts_ms);
                 self.counters.placed += 1;
                 out.push(report(order.client_id, ExecKind::Accepted));
                 match order.tif {
@@ -73,6 +92,36 @@ impl DryRun {
             Intent::Halt { .. } => {
                 self.counters.halts += 1;
                 self.cancel_all(ts_ms, out);
+            }
+        }
+    }
+
+    fn sign_and_log(&mut self, order: &PlaceOrder, ts_ms: u64) {
+        let Some(signer) = &mut self.signer else {
+            return;
+        };
+        let key = PresignKey {
+            asset: order.asset,
+            side: order.side,
+            px: order.limit_px,
+            size: order.size,
+        };
+        match signer.sign(&key, ts_ms) {
+            Ok(signed) => {
+                self.counters.signed += 1;
+                tracing::info!(
+                    client_id = order.client_id.0,
+                    order_hash = %String::from_utf8_lossy(&hex_hash(&signed.hash)),
+                    token = signer.token_id(order.asset),
+                    side = order.side.as_str(),
+                    price = %order.limit_px,
+                    size = %order.size,
+                    tif = order.tif.as_str(),
+                    "dry run: order signed, not sent"
+                );
+            }
+            Err(e) => {
+                tracing::warn!(client_id = order.client_id.0, error = %e, "dry run: order not signable")
             }
         }
     }
@@ -130,7 +179,7 @@ impl Sink for DryRun {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::intents::{GroupId, HaltReason, PlaceOrder};
+    use crate::domain::intents::{GroupId, HaltReason};
     use crate::domain::num::{AssetIdx, Px, Qty, Side};
 
     fn place(id: u64, tif: Tif) -> Intent {
@@ -204,6 +253,34 @@ mod tests {
         assert_eq!(sink.live(), 0);
         assert_eq!(sink.counters().cancelled, 3);
         assert_eq!(sink.counters().halts, 1);
+    }
+
+    #[test]
+    fn a_signing_dry_run_signs_every_order_and_reports_as_the_paper_one() {
+        use crate::adapters::polymarket::signing::Signer;
+        use crate::domain::markets::{MarketSpec, Registry};
+        let mut registry = Registry::default();
+        registry
+            .add_market(MarketSpec {
+                condition_id: "0xc1".into(),
+                token_ids: vec!["11".into(), "12".into()],
+                tick: Px(100),
+                ..MarketSpec::default()
+            })
+            .unwrap();
+        let key = Signer::from_secret(&[9; 32]).unwrap();
+        let address = key.address();
+        let signer = OrderSigner::new(key, address, 0, 137, std::sync::Arc::new(registry));
+        let mut signing = DryRun::signing(4, signer);
+        let mut paper = DryRun::with_capacity(4);
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for (id, tif) in [(1, Tif::Gtc), (2, Tif::Fok)] {
+            signing.handle(&place(id, tif), 5, &mut a);
+            paper.handle(&place(id, tif), 5, &mut b);
+        }
+        assert_eq!(a, b);
+        assert_eq!(signing.counters().signed, 2);
+        assert_eq!(paper.counters().signed, 0);
     }
 
     #[test]

@@ -38,6 +38,16 @@ pub struct OrderSigner {
     rng: fastrand::Rng,
 }
 
+impl std::fmt::Debug for OrderSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OrderSigner")
+            .field("signer", &self.signer)
+            .field("funder", &self.funder)
+            .field("signature_type", &self.signature_type)
+            .finish_non_exhaustive()
+    }
+}
+
 impl OrderSigner {
     /// A signer for `registry`'s markets on `chain_id`: `signer` signs, `funder` (the maker)
     /// holds the funds under `signature_type` (0 EOA, 1 proxy, 2 safe). Salts come from a

@@ -1,4 +1,6 @@
-//! `pmbot run`: the bot against the venue named in the configuration, until interrupted.
+//! `pmbot run`: the bot against the venue named in the configuration, until interrupted —
+//! trading live when `execution.mode` is `live`, else (or with `--dry-run`) signing and logging
+//! every order without sending it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,9 +10,15 @@ use crate::adapters::polymarket::rest;
 use crate::bot::clock::Clock;
 use crate::bot::metrics::Metrics;
 use crate::bot::pipeline::Pipeline;
-use crate::bot::settings::Settings;
+use crate::bot::secrets;
+use crate::bot::settings::{ExecutionMode, Settings};
 use crate::domain::markets::Registry;
-use crate::tools::session;
+use crate::execution::dry_run::DryRun;
+use crate::execution::order_signer::OrderSigner;
+use crate::tools::{session, trading};
+
+/// Resting orders a dry run can hold without allocating.
+const DRY_RUN_CAPACITY: usize = 4096;
 
 /// Why the live run failed.
 #[derive(Debug, thiserror::Error)]
@@ -24,8 +32,10 @@ pub enum LiveError {
 }
 
 /// Runs until `stop` is set (by a signal handler), logging a summary every
-/// `telemetry.summary_interval`.
-pub fn run(settings: &Settings, stop: Arc<AtomicBool>) -> Result<(), LiveError> {
+/// `telemetry.summary_interval`. Live trading needs `execution.mode: live`, a wallet key and no
+/// `dry_run`; a dry run signs orders when a key is configured and only acknowledges them
+/// otherwise.
+pub fn run(settings: &Settings, stop: Arc<AtomicBool>, dry_run: bool) -> Result<(), LiveError> {
     if settings.universe.markets.is_empty() {
         return Err(LiveError::Universe(
             "universe.markets is empty: list the condition ids to trade".into(),
@@ -47,8 +57,43 @@ pub fn run(settings: &Settings, stop: Arc<AtomicBool>) -> Result<(), LiveError> 
         .unzip();
     let config = session::pipeline_config(settings, sender)
         .map_err(|e| LiveError::Startup(e.to_string()))?;
-    let pipeline = Pipeline::start(config, registry, metrics.clone(), Clock::new())
-        .map_err(|e| LiveError::Startup(e.to_string()))?;
+    let clock = Clock::new();
+    let live = !dry_run && settings.execution.mode == ExecutionMode::Live;
+    let keys = secrets::from_settings(&settings.secrets, &settings.execution);
+    let pipeline = match (live, keys) {
+        (true, Ok(keys)) => {
+            let execution = trading::connect(settings, keys, &registry, &metrics, clock.clone())
+                .map_err(|e| LiveError::Startup(e.to_string()))?;
+            tracing::info!("trading live: orders are signed and sent");
+            Pipeline::start_with(
+                config,
+                registry,
+                metrics.clone(),
+                clock,
+                execution.sink,
+                Some(execution.user_feed),
+            )
+        }
+        (true, Err(e)) => return Err(LiveError::Startup(e.to_string())),
+        (false, Ok(keys)) => {
+            tracing::info!("dry run: orders are signed and logged, never sent");
+            let maker = keys.maker();
+            let signer = OrderSigner::new(
+                keys.signer,
+                maker,
+                keys.signature_type,
+                settings.venue.chain_id,
+                registry.clone(),
+            );
+            let sink = DryRun::signing(DRY_RUN_CAPACITY, signer);
+            Pipeline::start_with(config, registry, metrics.clone(), clock, sink, None)
+        }
+        (false, Err(e)) => {
+            tracing::info!(why = %e, "dry run without a wallet key: orders are acknowledged, not signed");
+            Pipeline::start(config, registry, metrics.clone(), clock)
+        }
+    }
+    .map_err(|e| LiveError::Startup(e.to_string()))?;
     let mut last_summary = Instant::now();
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(100));

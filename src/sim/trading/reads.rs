@@ -327,6 +327,8 @@ pub struct LedgerView {
     pub usdc: Usdc,
     /// Shares per token id, every listed asset.
     pub shares: Vec<(String, Qty)>,
+    /// Orders resting or held by the matching delay.
+    pub open_orders: usize,
 }
 
 /// The ledger of `account`.
@@ -341,6 +343,7 @@ pub fn ledger(state: &State, account: AccountId) -> LedgerView {
             .enumerate()
             .map(|(i, a)| (a.token_id.clone(), engine.shares(account, i)))
             .collect(),
+        open_orders: engine.open_orders(account).count(),
     }
 }
 
