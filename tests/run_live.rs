@@ -94,7 +94,7 @@ fn run_trades_live_and_a_graceful_stop_cancels_every_open_order() {
     let resumer = keep_resuming(venue.clone(), stop.clone());
     let wallet = Signer::from_secret(&key_bytes()).unwrap().address();
 
-    let mut bot = spawn_bot(&venue);
+    let bot = spawn_bot(&venue);
     let open = || venue.account_ledger(&wallet).map_or(0, |l| l.open_orders);
     let quoted = wait_until(Duration::from_secs(20), || open() >= 2);
     // SIGINT, as Ctrl-C sends it.
