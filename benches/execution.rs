@@ -10,21 +10,47 @@
 //!   never waits). Both produce the same 65 bytes (checked before timing).
 //! - `l2_hmac/pmbot`: `L2Signer::signature` over a real `POST /order` body (HMAC-SHA256 from a
 //!   pre-keyed state, urlsafe base64).
+//! - `submit/presigned` and `submit/fresh_sign`: the live sink taking one intent (a lone GTC
+//!   order) until its request bytes are written to a loopback socket: the order taken from the
+//!   pre-signed ladder or signed on the spot, recorded by the order manager, its body and L2
+//!   headers written, the request handed to a warm keep-alive connection. The answer is read
+//!   outside the timed part.
+//! - `http_request/pmbot` vs `http_request/ureq`: one signed `POST /orders` (a 15-order batch)
+//!   and its response over loopback, through the hand-written keep-alive client and through
+//!   ureq with the same body, headers and response decoder, against the same server. Round trip.
 //!
 //! Each group is one function handed to `criterion_group!` at the bottom; add a group the same
 //! way. Run with `cargo bench --bench execution` (`-- --quick` on a shared machine).
 
 use std::future::Future;
 use std::hint::black_box;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
 use std::pin::pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use pmbot::adapters::polymarket::auth::{ApiCreds, L2Signer, Secret};
+use pmbot::adapters::polymarket::clob_client::rest::RestClient;
+use pmbot::adapters::polymarket::clob_client::{
+    ClobClient, ClobConfig, Endpoint, PostResult, parse_post_orders,
+};
 use pmbot::adapters::polymarket::signing::{
     Domain, Exchange, OrderFields, Signer, parse_u256, sign_order, write_order_body,
 };
+use pmbot::adapters::polymarket::ws_user::UserEvent;
+use pmbot::bot::clock::Clock;
+use pmbot::bot::settings::{Overlay, Settings};
 use pmbot::domain::Side;
+use pmbot::domain::intents::{ClientId, ExecKind, ExecReport, GroupId, Intent, PlaceOrder, Tif};
+use pmbot::domain::markets::{MarketSpec, Registry};
+use pmbot::domain::num::{AssetIdx, Px, Qty};
+use pmbot::execution::live::{LiveParts, LiveSink};
+use pmbot::execution::order_signer::OrderSigner;
+use pmbot::execution::{IntentMsg, Sink};
 use polymarket_client_sdk_v2::auth::state::Authenticated;
 use polymarket_client_sdk_v2::auth::{Credentials, LocalSigner, Normal, Signer as _, Uuid};
 use polymarket_client_sdk_v2::clob::types::{OrderPayload, OrderType, OrderV2, SignableOrder};
@@ -161,5 +187,257 @@ fn l2_hmac_group(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, sign_order_group, l2_hmac_group);
+const RESPONSE_ENTRY: &str = r#"{"errorMsg":"","orderID":"0x23b457271bce9fa09b4f79125c9ec09e968235a462de82e318ef4eb6fe0ffeb0","status":"live","success":true,"makingAmount":"","takingAmount":"","transactionsHashes":[],"tradeIDs":[]}"#;
+
+/// A keep-alive server answering every request with `body`.
+fn serve(body: String) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let response = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    std::thread::spawn(move || {
+        for tcp in listener.incoming() {
+            let Ok(mut tcp) = tcp else { return };
+            tcp.set_nodelay(true).unwrap();
+            let response = response.clone();
+            std::thread::spawn(move || {
+                let mut buf = vec![0u8; 64 * 1024];
+                let mut filled = 0;
+                loop {
+                    let Ok(n) = tcp.read(&mut buf[filled..]) else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    filled += n;
+                    let Some(head) = buf[..filled].windows(4).position(|w| w == b"\r\n\r\n") else {
+                        continue;
+                    };
+                    let text = String::from_utf8_lossy(&buf[..head]).to_ascii_lowercase();
+                    let len: usize = text
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .map_or(0, |v| v.trim().parse().unwrap());
+                    if filled < head + 4 + len {
+                        continue;
+                    }
+                    filled = 0;
+                    if tcp.write_all(response.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+fn http_signer() -> L2Signer {
+    let creds = ApiCreds {
+        api_key: "00000000-0000-0000-0000-000000000001".into(),
+        secret: Secret::new("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".into()),
+        passphrase: Secret::new("pass".into()),
+    };
+    L2Signer::new(&creds, &[0xf3; 20]).unwrap()
+}
+
+/// A realistic 15-order batch body (about 11 KiB).
+fn batch_body() -> Vec<u8> {
+    let entry = r#"{"order":{"salt":123456789,"maker":"0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266","signer":"0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266","tokenId":"71321045679252212594626385532706912750332728571942532289631379312455583992563","makerAmount":"100000000","takerAmount":"50000000","side":"BUY","expiration":"0","signatureType":0,"timestamp":"1713398400000","metadata":"0x0000000000000000000000000000000000000000000000000000000000000000","builder":"0x0000000000000000000000000000000000000000000000000000000000000000","signature":"0xabcdef1234567890abcdef1234567890abcdef1234567890abcdef1234567890abcdef1234567890abcdef1234567890abcdef1234567890abcdef1234567890ab1b"},"owner":"00000000-0000-0000-0000-000000000001","orderType":"GTC","deferExec":false,"postOnly":false}"#;
+    format!("[{}]", vec![entry; 15].join(",")).into_bytes()
+}
+
+fn http_request(c: &mut Criterion) {
+    let port = serve(format!("[{}]", vec![RESPONSE_ENTRY; 15].join(",")));
+    let body = batch_body();
+    let l2 = http_signer();
+    let mut group = c.benchmark_group("http_request");
+
+    let endpoint = Endpoint::parse(&format!("http://127.0.0.1:{port}")).unwrap();
+    let config = ClobConfig {
+        conns: 1,
+        connect_timeout: Duration::from_secs(5),
+        request_timeout: Duration::from_secs(5),
+        warm_every: Duration::from_secs(3600),
+    };
+    let mut client = ClobClient::connect(&endpoint, config, l2.clone(), None).unwrap();
+    let mut out = Vec::with_capacity(4);
+    let mut results: Vec<PostResult> = Vec::with_capacity(16);
+    group.bench_function("pmbot", |b| {
+        b.iter(|| {
+            client.send_orders(&body, true, 1_700_000_000, 1).unwrap();
+            out.clear();
+            while out.is_empty() {
+                client.poll(Instant::now(), &mut out);
+            }
+            parse_post_orders(client.body(&out[0].outcome), &mut results).unwrap();
+            assert_eq!(results.len(), 15);
+        });
+    });
+
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(5)))
+        .build()
+        .into();
+    let url = format!("http://127.0.0.1:{port}/orders");
+    group.bench_function("ureq", |b| {
+        b.iter(|| {
+            let mut req = agent.post(&url).header("Content-Type", "application/json");
+            for (name, value) in l2.headers(1_700_000_000, "POST", "/orders", &body) {
+                req = req.header(name, value);
+            }
+            let response = req
+                .send(&body[..])
+                .unwrap()
+                .body_mut()
+                .read_to_vec()
+                .unwrap();
+            parse_post_orders(&response, &mut results).unwrap();
+            assert_eq!(results.len(), 15);
+        });
+    });
+    group.finish();
+}
+
+/// A one-market registry whose Yes token is `TOKEN`.
+fn registry() -> Arc<Registry> {
+    let mut registry = Registry::default();
+    registry
+        .add_market(MarketSpec {
+            condition_id: "0x01".into(),
+            token_ids: vec![TOKEN.into(), "1".into()],
+            tick: Px(100),
+            min_order_size: Qty::from_shares(5),
+            ..MarketSpec::default()
+        })
+        .unwrap();
+    Arc::new(registry)
+}
+
+/// A live sink on one warm connection to a loopback server that refuses every order (so each
+/// order ends at once and the order manager never fills up), pre-signing or not.
+fn live_sink(port: u16, presign: bool) -> (LiveSink, rtrb::Producer<UserEvent>) {
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    let mut settings = Settings::load(
+        &config,
+        &Overlay::Profile("dev".into()),
+        std::iter::empty::<(String, String)>(),
+        &[],
+    )
+    .unwrap();
+    settings.execution.presign.enabled = presign;
+    let registry = registry();
+    let key = Signer::from_secret(&secret()).unwrap();
+    let address = key.address();
+    let creds = ApiCreds {
+        api_key: OWNER.to_owned(),
+        secret: Secret::new("c2VjcmV0LWtleS1mb3ItYmVuY2hlcy1vbmx5LTAxMjM-".to_owned()),
+        passphrase: Secret::new("passphrase".to_owned()),
+    };
+    let l2 = L2Signer::new(&creds, &address).unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    let config = ClobConfig {
+        conns: 1,
+        connect_timeout: Duration::from_secs(5),
+        request_timeout: Duration::from_secs(5),
+        warm_every: Duration::from_secs(3600),
+    };
+    let client =
+        ClobClient::connect(&Endpoint::parse(&url).unwrap(), config, l2.clone(), None).unwrap();
+    let (user_tx, user_rx) = rtrb::RingBuffer::new(16);
+    let sink = LiveSink::new(LiveParts {
+        signer: OrderSigner::new(key, address, 0, 137, registry.clone()),
+        registry,
+        client,
+        rest: RestClient::new(&url, Duration::from_secs(5)),
+        l2,
+        user: user_rx,
+        settings: settings.execution,
+        presign_sizes: vec![Qty::from_shares(10)],
+        clock: Clock::new(),
+    });
+    (sink, user_tx)
+}
+
+/// BUY 10 Yes at 0.55, GTC, alone in its group.
+fn intent(id: u64, clock: &Clock) -> IntentMsg {
+    let now = clock.raw();
+    IntentMsg {
+        t_rx: now,
+        t_int: now,
+        decided_ms: 0,
+        intent: Intent::Place(PlaceOrder {
+            client_id: ClientId(id),
+            asset: AssetIdx(0),
+            side: Side::Buy,
+            limit_px: Px(5500),
+            size: Qty::from_shares(10),
+            tif: Tif::Gtc,
+            post_only: false,
+            group: GroupId(id),
+            group_len: 1,
+        }),
+    }
+}
+
+/// Polls until the order's refusal comes back (and, pre-signing, the ladder is full again).
+fn settle(sink: &mut LiveSink, id: u64, out: &mut Vec<ExecReport>) {
+    let done = |out: &[ExecReport]| {
+        out.iter()
+            .any(|r| r.client_id.0 == id && matches!(r.kind, ExecKind::Rejected { .. }))
+    };
+    while sink.poll(out) || !done(out) {}
+    out.clear();
+}
+
+fn submit_group(c: &mut Criterion) {
+    let refusal =
+        r#"{"success":false,"errorMsg":"not enough balance / allowance","orderID":"","status":""}"#;
+    let port = serve(refusal.to_owned());
+    let clock = Clock::new();
+    let mut group = c.benchmark_group("submit");
+    for (name, presign) in [("presigned", true), ("fresh_sign", false)] {
+        let (mut sink, _user) = live_sink(port, presign);
+        let mut out = Vec::with_capacity(64);
+        let mut next = 1;
+        // The first order centres the ladder on its price; the poll signs the ladder.
+        sink.on_intent(&intent(next, &clock), &mut out);
+        settle(&mut sink, next, &mut out);
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let mut timed = Duration::ZERO;
+                for _ in 0..iters {
+                    next += 1;
+                    let msg = intent(next, &clock);
+                    let start = Instant::now();
+                    sink.on_intent(&msg, &mut out);
+                    timed += start.elapsed();
+                    settle(&mut sink, next, &mut out);
+                }
+                timed
+            });
+        });
+        let summary = sink.summary();
+        if presign {
+            assert_eq!(
+                summary.counters.presign_misses, 1,
+                "only the first order missed"
+            );
+        } else {
+            assert_eq!(summary.counters.presign_hits, 0);
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    sign_order_group,
+    l2_hmac_group,
+    submit_group,
+    http_request
+);
 criterion_main!(benches);

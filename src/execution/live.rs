@@ -17,7 +17,9 @@ use crate::adapters::polymarket::ws_user::{UserEvent, UserFill};
 use crate::bot::clock::Clock;
 use crate::bot::latency::{LatencyRecorder, Segment};
 use crate::bot::settings::{Bucket, ExecutionSettings};
-use crate::domain::intents::{ClientId, ExecKind, ExecReport, Intent, PlaceOrder, VenueReject};
+use crate::domain::intents::{
+    ClientId, ExecKind, ExecReport, GroupId, Intent, PlaceOrder, VenueReject,
+};
 use crate::domain::markets::Registry;
 use crate::domain::num::Qty;
 use crate::execution::order_manager::{OmError, OrderManager, OrderStatus, SendFailure};
@@ -92,8 +94,11 @@ pub struct LiveSink {
     cancel: TokenBucket,
     request_timeout: Duration,
     stop_timeout: Duration,
-    /// Legs of the group being assembled.
+    /// Legs of the group being assembled (at most one request's worth).
     group: Vec<Leg>,
+    /// The group being assembled, and how many of its legs arrived so far.
+    group_id: Option<GroupId>,
+    group_seen: u8,
     /// Legs signed and recorded, about to be written.
     ready: Vec<Leg>,
     body: Vec<u8>,
@@ -154,6 +159,8 @@ impl LiveSink {
             request_timeout: s.request_timeout,
             stop_timeout: s.stop_timeout,
             group: Vec::with_capacity(MAX_BATCH),
+            group_id: None,
+            group_seen: 0,
             ready: Vec::with_capacity(MAX_BATCH),
             body: Vec::with_capacity(MAX_BATCH * 1024),
             flights: [None; FLIGHTS],
@@ -607,19 +614,21 @@ impl Sink for LiveSink {
         tracing::debug!(intent = ?msg.intent, "intent");
         match msg.intent {
             Intent::Place(order) => {
-                if self
-                    .group
-                    .first()
-                    .is_some_and(|l| l.order.group != order.group)
-                {
-                    self.send_group(out);
+                if self.group_id != Some(order.group) {
+                    if !self.group.is_empty() {
+                        self.send_group(out);
+                    }
+                    self.group_id = Some(order.group);
+                    self.group_seen = 0;
                 }
                 self.group.push(Leg {
                     order,
                     t_rx: msg.t_rx,
                     t_int: msg.t_int,
                 });
-                if self.group.len() >= usize::from(order.group_len).clamp(1, MAX_BATCH) {
+                self.group_seen = self.group_seen.saturating_add(1);
+                // A group larger than one request goes out in requests of MAX_BATCH legs.
+                if self.group.len() == MAX_BATCH || self.group_seen >= order.group_len {
                     self.send_group(out);
                 }
             }
