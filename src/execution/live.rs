@@ -362,7 +362,8 @@ impl LiveSink {
             centre: o.limit_px,
             tick: self.registry.market(market).tick,
         });
-        if moved {
+        let resized = self.planner.learn_size(o.size);
+        if moved || resized {
             let planner = &self.planner;
             self.presign.retain(|k| planner.wants(k));
         }

@@ -223,19 +223,47 @@ pub struct Watch {
 /// size, at the centre and up to `k` ticks either side, nearest the centre first.
 #[derive(Clone, Debug)]
 pub struct PresignPlanner {
+    /// The configured sizes, then up to [`LEARNED_SIZES`] sizes learned from recent orders.
     sizes: Vec<Qty>,
+    configured: usize,
+    /// Where the next learned size goes once all learned slots are taken.
+    next_learned: usize,
     k: u16,
     watches: Vec<Watch>,
 }
 
+/// Recent order sizes the planner adds to the configured ones (a taker's size follows the depth
+/// it finds, so the sizes it just traded are the likeliest next ones).
+pub const LEARNED_SIZES: usize = 2;
+
 impl PresignPlanner {
     /// A planner for these order sizes, `k` ticks either side of each centre.
     pub fn new(sizes: &[Qty], k: u16) -> Self {
+        let mut all = Vec::with_capacity(sizes.len() + LEARNED_SIZES);
+        all.extend_from_slice(sizes);
         PresignPlanner {
-            sizes: sizes.to_vec(),
+            configured: sizes.len(),
+            sizes: all,
+            next_learned: 0,
             k,
             watches: Vec::new(),
         }
+    }
+
+    /// Adds the size of an order just sent to the sizes signed ahead, replacing the oldest
+    /// learned one when all slots are taken. Returns whether the sizes changed (the caller then
+    /// drops what fell out with `cache.retain(|k| planner.wants(k))`).
+    pub fn learn_size(&mut self, size: Qty) -> bool {
+        if self.sizes.contains(&size) {
+            return false;
+        }
+        if self.sizes.len() < self.configured + LEARNED_SIZES {
+            self.sizes.push(size);
+        } else {
+            self.sizes[self.configured + self.next_learned] = size;
+            self.next_learned = (self.next_learned + 1) % LEARNED_SIZES;
+        }
+        true
     }
 
     /// Watches an asset or moves its window. Returns whether the window changed (the caller
@@ -291,7 +319,7 @@ impl PresignPlanner {
         None
     }
 
-    /// Whether `key` lies in its asset's current window with a configured size.
+    /// Whether `key` lies in its asset's current window with a configured or learned size.
     pub fn wants(&self, key: &PresignKey) -> bool {
         let Some(w) = self.watches.iter().find(|w| w.asset == key.asset) else {
             return false;
@@ -491,5 +519,34 @@ mod tests {
         let (k, m) = p.next(&c).unwrap();
         c.insert(k, m, (), 0);
         assert!(p.next(&c).is_none());
+    }
+
+    #[test]
+    fn learned_sizes_join_the_ladder_and_the_oldest_makes_way() {
+        let mut p = PresignPlanner::new(&[Qty::from_shares(5)], 0);
+        p.watch(Watch {
+            asset: AssetIdx(0),
+            market: MarketIdx(0),
+            centre: Px(5000),
+            tick: Px(100),
+        });
+        let key = |shares| PresignKey {
+            asset: AssetIdx(0),
+            side: Side::Buy,
+            px: Px(5000),
+            size: Qty::from_shares(shares),
+        };
+        assert!(!p.wants(&key(20)));
+        assert!(p.learn_size(Qty::from_shares(20)));
+        assert!(
+            !p.learn_size(Qty::from_shares(20)),
+            "known sizes change nothing"
+        );
+        assert!(!p.learn_size(Qty::from_shares(5)));
+        assert!(p.learn_size(Qty::from_shares(30)));
+        assert!(p.wants(&key(20)) && p.wants(&key(30)));
+        assert!(p.learn_size(Qty::from_shares(40)));
+        assert!(!p.wants(&key(20)), "the oldest learned size made way");
+        assert!(p.wants(&key(5)) && p.wants(&key(30)) && p.wants(&key(40)));
     }
 }
