@@ -1,5 +1,5 @@
 //! `tick_to_trade` end to end on loopback, as an HDR distribution: the embedded venue streams a
-//! book whose arbitrage windows open every 50 ms, and the whole bot (market feed thread, ring,
+//! book whose arbitrage windows open every 47 ms, and the whole bot (market feed thread, ring,
 //! strategy thread, ring, execution thread with the live sink) trades them over real sockets.
 //! Each sample is one order: from the read of the frame that opened the window (`t_rx`) to the
 //! moment its `POST /orders` bytes were handed to the socket (`t_wire`). `intent_to_wire` (the

@@ -42,7 +42,7 @@ enum Command {
     /// Run the embedded venue and the bot together on loopback (no credentials).
     Demo {
         /// Scenario name under config/scenarios/ or a path.
-        #[arg(long, default_value = "default")]
+        #[arg(long, default_value = "pair-arb")]
         scenario: String,
         /// How long the scenario's market stream lasts.
         #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
