@@ -329,6 +329,7 @@ fn live_sink(port: u16, presign: bool) -> (LiveSink, rtrb::Producer<UserEvent>) 
     )
     .unwrap();
     settings.execution.presign.enabled = presign;
+    settings.execution.presign.interval = Duration::ZERO;
     let registry = registry();
     let key = Signer::from_secret(&secret()).unwrap();
     let address = key.address();

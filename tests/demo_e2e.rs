@@ -136,7 +136,7 @@ fn pair_arb_windows_become_intents_and_the_augmented_event_is_skipped() {
 
 #[test]
 fn maker_pair_posts_and_requotes() {
-    let r = run("maker-pair", Duration::from_secs(2), "maker-pair");
+    let r = run("maker-pair", Duration::from_secs(4), "maker-pair");
     let maker = &r["strategy"]["maker"];
     assert!(maker["quotes_placed"].as_u64().unwrap() >= 2, "{r}");
     assert!(

@@ -16,11 +16,12 @@ use pmbot::adapters::polymarket::signing::Signer;
 use pmbot::bot::clock::Clock;
 use pmbot::bot::settings::{Overlay, Settings};
 use pmbot::domain::Side;
+use pmbot::domain::fees::FeeSchedule;
 use pmbot::domain::intents::{
-    ClientId, ExecKind, ExecReport, GroupId, Intent, PlaceOrder, Tif, VenueReject,
+    ClientId, ExecKind, ExecReport, GroupId, Intent, MarketChange, PlaceOrder, Tif, VenueReject,
 };
 use pmbot::domain::markets::{MarketSpec, Registry};
-use pmbot::domain::num::{AssetIdx, Px, Qty};
+use pmbot::domain::num::{AssetIdx, MarketIdx, Px, Qty};
 use pmbot::execution::live::{LiveParts, LiveSink};
 use pmbot::execution::order_signer::OrderSigner;
 use pmbot::execution::{IntentMsg, Sink};
@@ -128,7 +129,7 @@ fn registry() -> Arc<Registry> {
     Arc::new(registry)
 }
 
-fn sink(port: u16) -> LiveSink {
+fn sink(port: u16, presign: bool) -> LiveSink {
     let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
     let mut settings = Settings::load(
         &config,
@@ -138,7 +139,8 @@ fn sink(port: u16) -> LiveSink {
     )
     .unwrap()
     .execution;
-    settings.presign.enabled = false;
+    settings.presign.enabled = presign;
+    settings.presign.interval = Duration::ZERO;
     settings.request_timeout = Duration::from_secs(2);
     let registry = registry();
     let key = Signer::from_secret(&[0x42; 32]).unwrap();
@@ -192,6 +194,16 @@ fn leg(id: u64, group: u64, len: u8) -> IntentMsg {
     }
 }
 
+/// BUY 10 Yes at 0.40 as order `id`, alone in its group.
+fn same_order(id: u64) -> IntentMsg {
+    let mut msg = leg(id, id, 1);
+    if let Intent::Place(o) = &mut msg.intent {
+        o.asset = AssetIdx(0);
+        o.limit_px = Px(4000);
+    }
+    msg
+}
+
 /// Polls until `out` holds `n` terminal reports (or 5 s passed).
 fn reports_until(sink: &mut LiveSink, out: &mut Vec<ExecReport>, n: usize) {
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -208,7 +220,7 @@ fn reports_until(sink: &mut LiveSink, out: &mut Vec<ExecReport>, n: usize) {
 #[test]
 fn a_group_goes_out_as_one_batch_and_a_large_one_in_requests_of_fifteen() {
     let server = serve();
-    let mut sink = sink(server.port);
+    let mut sink = sink(server.port, false);
     let mut out = Vec::new();
     for id in 1..=2 {
         sink.on_intent(&leg(id, 1, 2), &mut out);
@@ -253,7 +265,7 @@ fn a_group_goes_out_as_one_batch_and_a_large_one_in_requests_of_fifteen() {
 #[test]
 fn a_429_rejects_as_rate_limited_and_a_5xx_leaves_the_order_unknown_and_unsent_again() {
     let server = serve();
-    let mut sink = sink(server.port);
+    let mut sink = sink(server.port, false);
     server.status.store(429, Ordering::Relaxed);
     let mut out = Vec::new();
     sink.on_intent(&leg(1, 1, 1), &mut out);
@@ -284,4 +296,36 @@ fn a_429_rejects_as_rate_limited_and_a_5xx_leaves_the_order_unknown_and_unsent_a
         .filter(|s| s.method == "POST")
         .count();
     assert_eq!(posts, 2, "the order was posted once, never again");
+}
+
+#[test]
+fn the_ladder_serves_a_repeated_order_and_is_dropped_when_the_fees_change() {
+    let server = serve();
+    let mut sink = sink(server.port, true);
+    let mut out = Vec::new();
+    sink.on_intent(&same_order(1), &mut out);
+    reports_until(&mut sink, &mut out, 1);
+    // Idle polls sign the ladder around the first order's price and size.
+    while sink.poll(&mut out) {}
+    sink.on_intent(&same_order(2), &mut out);
+    reports_until(&mut sink, &mut out, 2);
+    while sink.poll(&mut out) {}
+    let change = IntentMsg {
+        t_rx: 0,
+        t_int: 0,
+        decided_ms: 0,
+        intent: Intent::MarketChanged {
+            market: MarketIdx(0),
+            change: MarketChange::Fees(FeeSchedule::parse("0.03", "1", true).unwrap()),
+        },
+    };
+    sink.on_intent(&change, &mut out);
+    sink.on_intent(&same_order(3), &mut out);
+    reports_until(&mut sink, &mut out, 3);
+    let counters = sink.summary().counters;
+    assert_eq!(
+        (counters.presign_hits, counters.presign_misses),
+        (1, 2),
+        "order 2 came from the ladder; orders 1 and 3 (after the fee change) were signed on the spot"
+    );
 }

@@ -1,7 +1,8 @@
 //! What the core asks execution to do (`Intent`) and what execution tells the core back
 //! (`ExecReport`): fixed-size, `Copy` values that cross the rings between the two threads.
 
-use crate::domain::num::{AssetIdx, Px, Qty, Side, Usdc};
+use crate::domain::fees::FeeSchedule;
+use crate::domain::num::{AssetIdx, MarketIdx, Px, Qty, Side, Usdc};
 
 /// The core's id for one order, unique within a run and assigned in event order, so the same
 /// events always produce the same ids.
@@ -88,6 +89,15 @@ impl HaltReason {
     }
 }
 
+/// A change of a market's trading parameters, as the core applied it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MarketChange {
+    /// A new tick size (orders must be priced on it).
+    Tick(Px),
+    /// A new fee schedule.
+    Fees(FeeSchedule),
+}
+
 /// One instruction for execution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Intent {
@@ -102,6 +112,14 @@ pub enum Intent {
     Halt {
         /// Why.
         reason: HaltReason,
+    },
+    /// A market's tick or fees changed: orders signed ahead for it are void, and new orders and
+    /// fills follow the new parameters.
+    MarketChanged {
+        /// The market.
+        market: MarketIdx,
+        /// What changed.
+        change: MarketChange,
     },
 }
 

@@ -6,7 +6,9 @@
 //! the live sink would and logs its hash: the whole order path short of the wire.
 
 use crate::adapters::polymarket::signing::hex_hash;
-use crate::domain::intents::{ClientId, ExecKind, ExecReport, Intent, PlaceOrder, Tif};
+use crate::domain::intents::{
+    ClientId, ExecKind, ExecReport, Intent, MarketChange, PlaceOrder, Tif,
+};
 use crate::execution::order_signer::OrderSigner;
 use crate::execution::presign::PresignKey;
 use crate::execution::{ExecCounters, ExecSummary, IntentMsg, Sink};
@@ -93,6 +95,15 @@ impl DryRun {
                 self.counters.halts += 1;
                 self.cancel_all(ts_ms, out);
             }
+            Intent::MarketChanged {
+                market,
+                change: MarketChange::Tick(tick),
+            } => {
+                if let Some(signer) = &mut self.signer {
+                    signer.set_tick(market, tick);
+                }
+            }
+            Intent::MarketChanged { .. } => {}
         }
     }
 

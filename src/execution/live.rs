@@ -17,11 +17,12 @@ use crate::adapters::polymarket::ws_user::{UserEvent, UserFill};
 use crate::bot::clock::Clock;
 use crate::bot::latency::{LatencyRecorder, Segment};
 use crate::bot::settings::{Bucket, ExecutionSettings};
+use crate::domain::fees::FeeSchedule;
 use crate::domain::intents::{
-    ClientId, ExecKind, ExecReport, GroupId, Intent, PlaceOrder, VenueReject,
+    ClientId, ExecKind, ExecReport, GroupId, Intent, MarketChange, PlaceOrder, VenueReject,
 };
 use crate::domain::markets::Registry;
-use crate::domain::num::Qty;
+use crate::domain::num::{MarketIdx, Px, Qty};
 use crate::execution::order_manager::{OmError, OrderManager, OrderStatus, SendFailure};
 use crate::execution::order_signer::{OrderSignError, OrderSigner};
 use crate::execution::presign::{PresignCache, PresignKey, PresignPlanner, Watch};
@@ -89,11 +90,16 @@ pub struct LiveSink {
     presign: PresignCache<SignedOrder>,
     planner: PresignPlanner,
     presign_enabled: bool,
+    /// Pacing of the ladder's signatures (monotonic ns).
+    presign_interval_ns: u64,
+    next_presign_ns: u64,
     post_order: TokenBucket,
     post_orders: TokenBucket,
     cancel: TokenBucket,
     request_timeout: Duration,
     stop_timeout: Duration,
+    /// Per market, the tick and fees in force (the registry's until the venue changes them).
+    params: Vec<(Px, FeeSchedule)>,
     /// Legs of the group being assembled (at most one request's worth).
     group: Vec<Leg>,
     /// The group being assembled, and how many of its legs arrived so far.
@@ -137,22 +143,35 @@ impl LiveSink {
     /// Builds the sink; allocates every buffer it will use.
     pub fn new(parts: LiveParts) -> LiveSink {
         let s = &parts.settings;
+        let params: Vec<(Px, FeeSchedule)> = parts
+            .registry
+            .markets()
+            .iter()
+            .map(|m| (m.tick, m.fees))
+            .collect();
+        let mut presign = PresignCache::new(
+            s.presign.capacity,
+            parts.registry.markets().len(),
+            millis(s.presign.max_age),
+        );
+        for (i, &(tick, fees)) in params.iter().enumerate() {
+            presign.on_market_params(MarketIdx(i as u32), tick, fees);
+        }
         LiveSink {
+            params,
+            presign,
             om: OrderManager::new(
                 OPEN_ORDERS,
                 millis(s.unknown_deadline),
                 parts.registry.clone(),
-            ),
-            presign: PresignCache::new(
-                s.presign.capacity,
-                parts.registry.markets().len(),
-                millis(s.presign.max_age),
             ),
             planner: PresignPlanner::new(
                 &parts.presign_sizes,
                 u16::try_from(s.presign.ticks_each_side).unwrap_or(u16::MAX),
             ),
             presign_enabled: s.presign.enabled,
+            presign_interval_ns: u64::try_from(s.presign.interval.as_nanos()).unwrap_or(u64::MAX),
+            next_presign_ns: 0,
             post_order: bucket(s.rate_limits.post_order),
             post_orders: bucket(s.rate_limits.post_orders),
             cancel: bucket(s.rate_limits.cancel),
@@ -350,6 +369,29 @@ impl LiveSink {
         }
     }
 
+    /// Applies a tick or fee change: new orders are priced on the new tick, fills are booked
+    /// with the new fees, and the market's pre-signed orders are dropped.
+    fn on_market_changed(&mut self, market: MarketIdx, change: MarketChange) {
+        let (tick, fees) = &mut self.params[market.0 as usize];
+        match change {
+            MarketChange::Tick(t) => {
+                *tick = t;
+                self.signer.set_tick(market, t);
+            }
+            MarketChange::Fees(f) => {
+                *fees = f;
+                self.om.set_fees(market, f);
+            }
+        }
+        let dropped = self.presign.on_market_params(market, *tick, *fees);
+        tracing::info!(
+            market = market.0,
+            ?change,
+            dropped,
+            "market parameters changed"
+        );
+    }
+
     /// Centres the ladder of the order's asset on its price.
     fn watch(&mut self, o: &PlaceOrder) {
         if !self.presign_enabled {
@@ -360,7 +402,7 @@ impl LiveSink {
             asset: o.asset,
             market,
             centre: o.limit_px,
-            tick: self.registry.market(market).tick,
+            tick: self.params[market.0 as usize].0,
         });
         let resized = self.planner.learn_size(o.size);
         if moved || resized {
@@ -584,6 +626,11 @@ impl LiveSink {
         if !self.presign_enabled {
             return false;
         }
+        let now_ns = self.mono_ns();
+        if now_ns < self.next_presign_ns {
+            return false;
+        }
+        self.next_presign_ns = now_ns.saturating_add(self.presign_interval_ns);
         let now = now_ms();
         self.presign.expire(now);
         let Some((key, market)) = self.planner.next(&self.presign) else {
@@ -634,6 +681,7 @@ impl Sink for LiveSink {
                 }
             }
             Intent::Cancel { client_id } => self.on_cancel(client_id, out),
+            Intent::MarketChanged { market, change } => self.on_market_changed(market, change),
             Intent::Halt { reason } => {
                 tracing::warn!(
                     reason = reason.as_str(),

@@ -28,11 +28,12 @@ use crate::adapters::polymarket::clob_client::{PostResult, PostStatus};
 use crate::adapters::polymarket::ws_user::{
     OrderEventKind, TradeStatus, UserEvent, UserFill, UserOrder,
 };
+use crate::domain::fees::FeeSchedule;
 use crate::domain::intents::{
     ClientId, ExecKind, ExecReport, Liquidity, PlaceOrder, Tif, VenueReject,
 };
 use crate::domain::markets::{Registry, TokenHasher};
-use crate::domain::num::{Qty, Side, Usdc};
+use crate::domain::num::{MarketIdx, Qty, Side, Usdc};
 
 /// Fill dedupe records kept per order slot.
 pub const FILLS_PER_ORDER: usize = 4;
@@ -208,6 +209,8 @@ pub struct OrderManager {
     deadline_ms: u64,
     lookup_every_ms: u64,
     registry: Arc<Registry>,
+    /// Per market, the fee schedule fills are priced with (the registry's until it changes).
+    fees: Vec<FeeSchedule>,
     counters: OmCounters,
 }
 
@@ -228,6 +231,7 @@ impl OrderManager {
             evicted_below: 0,
             deadline_ms: unknown_deadline_ms,
             lookup_every_ms: (unknown_deadline_ms / LOOKUPS_PER_DEADLINE).max(1),
+            fees: registry.markets().iter().map(|m| m.fees).collect(),
             registry,
             counters: OmCounters::default(),
         }
@@ -567,6 +571,13 @@ impl OrderManager {
         }
     }
 
+    /// The venue changed `market`'s fees: fills from now on are priced with `fees`.
+    pub fn set_fees(&mut self, market: MarketIdx, fees: FeeSchedule) {
+        if let Some(f) = self.fees.get_mut(market.0 as usize) {
+            *f = fees;
+        }
+    }
+
     /// The order's status, if held.
     pub fn status(&self, id: ClientId) -> Option<OrderStatus> {
         self.index_of(id)
@@ -716,7 +727,7 @@ impl OrderManager {
     /// Records a fill never seen before, evicting the oldest record when the ring is full.
     fn new_fill(&mut self, i: usize, key: FillKey, t: &UserFill) -> usize {
         let e = self.slots[i].as_ref().expect("held");
-        let fees = self.registry.market_of(e.order.asset).fees;
+        let fees = self.fees[self.registry.asset(e.order.asset).market.0 as usize];
         let fee: Usdc = match t.liquidity {
             Liquidity::Taker => fees.taker_fee(t.px, t.qty),
             Liquidity::Maker => fees.maker_fee(t.px, t.qty),

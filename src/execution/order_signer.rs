@@ -8,7 +8,7 @@ use crate::adapters::polymarket::signing::{
     parse_u256, salt_from, sign_order,
 };
 use crate::domain::markets::Registry;
-use crate::domain::num::AssetIdx;
+use crate::domain::num::{AssetIdx, MarketIdx, Px};
 use crate::execution::presign::PresignKey;
 
 /// Why an order could not be signed.
@@ -34,6 +34,8 @@ pub struct OrderSigner {
     domains: [Domain; 2],
     /// Per asset, its token id as a uint256 (`None` when the registry's id is not one).
     token_ids: Vec<Option<[u8; 32]>>,
+    /// Per market, the tick orders are priced on (the registry's until the venue changes it).
+    ticks: Vec<Px>,
     registry: Arc<Registry>,
     rng: fastrand::Rng,
 }
@@ -63,7 +65,9 @@ impl OrderSigner {
             .assets()
             .map(|(_, info)| parse_u256(info.token_id.as_bytes()).ok())
             .collect();
+        let ticks = registry.markets().iter().map(|m| m.tick).collect();
         OrderSigner {
+            ticks,
             signer,
             funder,
             signature_type,
@@ -84,8 +88,10 @@ impl OrderSigner {
 
     /// Signs `key` as an order created at `now_ms`, for its market's exchange.
     pub fn sign(&mut self, key: &PresignKey, now_ms: u64) -> Result<SignedOrder, OrderSignError> {
-        let market = self.registry.market_of(key.asset);
-        let (maker_amount, taker_amount) = amounts(key.side, key.px, key.size, market.tick)?;
+        let market_idx = self.registry.asset(key.asset).market;
+        let market = self.registry.market(market_idx);
+        let tick = self.ticks[market_idx.0 as usize];
+        let (maker_amount, taker_amount) = amounts(key.side, key.px, key.size, tick)?;
         let token_id = self
             .token_ids
             .get(key.asset.0 as usize)
@@ -109,6 +115,18 @@ impl OrderSigner {
         Ok(sign_order(&self.signer, domain, fields)?)
     }
 
+    /// The venue changed `market`'s tick: orders are priced on `tick` from now on.
+    pub fn set_tick(&mut self, market: MarketIdx, tick: Px) {
+        if let Some(t) = self.ticks.get_mut(market.0 as usize) {
+            *t = tick;
+        }
+    }
+
+    /// The tick `market`'s orders are priced on.
+    pub fn tick(&self, market: MarketIdx) -> Px {
+        self.ticks[market.0 as usize]
+    }
+
     /// The token id string of an asset, as the order body carries it.
     pub fn token_id(&self, asset: AssetIdx) -> &str {
         &self.registry.asset(asset).token_id
@@ -121,7 +139,7 @@ mod tests {
     use crate::adapters::polymarket::signing::recover_signer;
     use crate::domain::fees::FeeSchedule;
     use crate::domain::markets::MarketSpec;
-    use crate::domain::num::{Px, Qty, Side};
+    use crate::domain::num::{Qty, Side};
 
     fn registry(neg_risk: bool) -> Arc<Registry> {
         let mut r = Registry::default();
@@ -193,5 +211,10 @@ mod tests {
         let a = s.sign(&key(4_500), 0).unwrap();
         let b = s.sign(&key(4_500), 0).unwrap();
         assert_ne!(a.hash, b.hash);
+        s.set_tick(MarketIdx(0), Px(10));
+        assert!(
+            s.sign(&key(4_550), 0).is_ok(),
+            "a finer tick admits the price"
+        );
     }
 }

@@ -11,7 +11,7 @@ use xxhash_rust::xxh3::Xxh3;
 
 use crate::domain::books::{BookCounters, BookSet};
 use crate::domain::events::{Event, EventBody};
-use crate::domain::intents::{ExecKind, ExecReport, Intent, PlaceOrder};
+use crate::domain::intents::{ExecKind, ExecReport, Intent, MarketChange, PlaceOrder};
 use crate::domain::markets::Registry;
 use crate::domain::num::{AssetIdx, MarketIdx, Qty};
 use crate::domain::orders::Orders;
@@ -176,19 +176,37 @@ impl Core {
                 let registry = &mut self.ledger.registry;
                 if registry.set_fees(market, fees).is_ok() {
                     self.counters.fee_changes += 1;
+                    out.intents.push(Intent::MarketChanged {
+                        market,
+                        change: MarketChange::Fees(fees),
+                    });
                 } else {
                     registry.suspend(market);
                     self.counters.bad_fee_changes += 1;
                 }
             }
-            _ => {
-                if let Some(asset) = self.ledger.books.apply(event, &mut out.resync) {
-                    let flag = &mut self.touched_flag[asset.0 as usize];
-                    if !*flag {
-                        *flag = true;
-                        self.touched.push(asset);
-                    }
+            EventBody::TickSize { asset, tick } => {
+                let before = self.ledger.books.book(asset).tick();
+                self.apply_to_book(event, out);
+                if before != tick && self.ledger.books.book(asset).tick() == tick {
+                    let market = self.ledger.registry.asset(asset).market;
+                    out.intents.push(Intent::MarketChanged {
+                        market,
+                        change: MarketChange::Tick(tick),
+                    });
                 }
+            }
+            _ => self.apply_to_book(event, out),
+        }
+    }
+
+    /// Applies a book event and remembers the asset as touched by the current message.
+    fn apply_to_book(&mut self, event: &Event, out: &mut Outbox) {
+        if let Some(asset) = self.ledger.books.apply(event, &mut out.resync) {
+            let flag = &mut self.touched_flag[asset.0 as usize];
+            if !*flag {
+                *flag = true;
+                self.touched.push(asset);
             }
         }
     }
@@ -665,9 +683,17 @@ mod tests {
         feed(&mut core, &snapshots(1));
         // Taker fees of 0.10 × p(1 − p): 0.02356 + 0.024 a pair eat the 0.02 gap.
         let steep = FeeSchedule::parse("0.1", "1", true).unwrap();
-        feed(
+        let told = feed(
             &mut core,
             &[change(2, steep), Event::new(2, EventBody::MessageEnd)],
+        );
+        assert_eq!(
+            told,
+            [Intent::MarketChanged {
+                market: MarketIdx(0),
+                change: MarketChange::Fees(steep)
+            }],
+            "execution hears of it"
         );
         assert_eq!(core.registry().market(MarketIdx(0)).fees, steep);
         assert!(places(&feed(&mut core, &window(3))).is_empty());

@@ -83,6 +83,10 @@ pub struct PresignSettings {
     /// A cached order older than this is discarded.
     #[serde(with = "humantime_str")]
     pub max_age: Duration,
+    /// At most one order is signed ahead per this interval, so the ladder never starves the
+    /// threads it shares cores with (0: as fast as the thread idles).
+    #[serde(with = "humantime_str")]
+    pub interval: Duration,
 }
 
 impl ExecutionSettings {
