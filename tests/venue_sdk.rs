@@ -18,8 +18,11 @@ use polymarket_client_sdk_v2::auth::state::Authenticated;
 use polymarket_client_sdk_v2::auth::{ExposeSecret as _, LocalSigner, Normal, Signer as _};
 use polymarket_client_sdk_v2::clob::types::request::{OrderBookSummaryRequest, OrdersRequest};
 use polymarket_client_sdk_v2::clob::types::response::PostOrderResponse;
-use polymarket_client_sdk_v2::clob::types::{OrderPayload, OrderStatusType, OrderType, Side};
-use polymarket_client_sdk_v2::clob::ws::{self, WsMessage};
+use polymarket_client_sdk_v2::clob::types::{
+    OrderPayload, OrderStatusType, OrderType, Side, TraderSide,
+};
+use polymarket_client_sdk_v2::clob::ws::types::response::TradeMessageStatus;
+use polymarket_client_sdk_v2::clob::ws::{self, TradeMessage, WsMessage};
 use polymarket_client_sdk_v2::clob::{Client, Config};
 use polymarket_client_sdk_v2::types::{Address, B256, Decimal, U256};
 use polymarket_client_sdk_v2::ws::config::Config as WsConfig;
@@ -108,29 +111,23 @@ async fn limit(
     client.post_order(signed).await.unwrap()
 }
 
-/// Waits for a user-channel event reporting a fill of order `id` (an order update with a
-/// matched size, or a trade it took part in); returns the matched size.
-async fn event_for(
+/// Waits for the user channel's trade event in which order `id` took part (as the taker or a
+/// maker); every event before it must parse.
+async fn trade_for(
     stream: &mut (impl futures::Stream<Item = polymarket_client_sdk_v2::Result<WsMessage>> + Unpin),
     id: &str,
-) -> Decimal {
+) -> TradeMessage {
     loop {
         let message = tokio::time::timeout(EVENT_WAIT, stream.next())
             .await
-            .expect("a user-channel event in time")
+            .expect("a trade event in time")
             .expect("the stream stays open")
             .expect("a well-formed event");
-        match message {
-            WsMessage::Order(o) if o.id == id && o.size_matched.is_some_and(|m| !m.is_zero()) => {
-                return o.size_matched.unwrap_or_default();
-            }
-            WsMessage::Trade(t) if t.taker_order_id.as_deref() == Some(id) => return t.size,
-            WsMessage::Trade(t) => {
-                if let Some(m) = t.maker_orders.iter().find(|m| m.order_id == id) {
-                    return m.matched_amount;
-                }
-            }
-            _ => {}
+        if let WsMessage::Trade(t) = message
+            && (t.taker_order_id.as_deref() == Some(id)
+                || t.maker_orders.iter().any(|m| m.order_id == id))
+        {
+            return t;
         }
     }
 }
@@ -198,9 +195,24 @@ async fn sdk_places_crosses_sees_the_trade_and_cancels() {
     assert_eq!(crossed.trade_ids.len(), 1);
     assert_eq!(crossed.transaction_hashes.len(), 1);
 
-    let matched_a = event_for(&mut events_a, &placed.order_id).await;
-    let matched_b = event_for(&mut events_b, &crossed.order_id).await;
-    assert_eq!((matched_a, matched_b), (size, size));
+    let seen_by_a = trade_for(&mut events_a, &placed.order_id).await;
+    let seen_by_b = trade_for(&mut events_b, &crossed.order_id).await;
+    for t in [&seen_by_a, &seen_by_b] {
+        assert_eq!(
+            t.id, crossed.trade_ids[0],
+            "one trade, seen by both accounts"
+        );
+        assert_eq!((t.size, t.price), (size, price));
+        assert_eq!(t.status, TradeMessageStatus::Matched);
+        assert!(t.matchtime.is_some_and(|s| s > 1_700_000_000), "{t:?}");
+    }
+    assert_eq!(seen_by_b.trader_side, Some(TraderSide::Taker));
+    assert_eq!(seen_by_a.trader_side, Some(TraderSide::Maker));
+    let maker = &seen_by_a.maker_orders[0];
+    assert_eq!(
+        (maker.order_id.as_str(), maker.matched_amount),
+        (placed.order_id.as_str(), size)
+    );
     assert!(
         a.orders(&OrdersRequest::default(), None)
             .await

@@ -9,7 +9,7 @@ mod faults;
 mod gate;
 mod orders;
 mod publish;
-mod reads;
+pub(crate) mod reads;
 
 use std::sync::Arc;
 use std::thread;

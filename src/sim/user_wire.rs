@@ -1,14 +1,15 @@
 //! The user channel's wire shapes: order and trade events rendered from the matching engine's
 //! snapshots, field for field as in the `ws_user_*` fixtures (protocol §6). Numbers travel as
-//! strings, timestamps as millisecond strings, `match_time`/`last_update` as RFC 3339. An order's
-//! `associate_trades` is `null` on a placement without trades and a list otherwise.
-
-use std::time::{Duration, UNIX_EPOCH};
+//! strings, timestamps as millisecond strings, `match_time`/`last_update` as Unix-seconds strings
+//! (as the venue sends them and the official SDK parses them; the fixtures' RFC 3339 dates do not
+//! parse there), the house's maker entries with the nil-UUID owner and the zero address. An
+//! order's `associate_trades` is `null` on a placement without trades and a list otherwise.
 
 use serde::Serialize;
 
 use crate::domain::num::Qty;
 use crate::sim::matching::{OrderEventKind, OrderSnapshot, OrderStatus, OrderType, TradeSnapshot};
+use crate::sim::trading::reads::{address_text, owner_text};
 use crate::sim::world::World;
 
 /// The status text of a FOK order killed without a fill.
@@ -107,8 +108,8 @@ fn status_text(order: &OrderSnapshot) -> &'static str {
     }
 }
 
-fn rfc3339(ms: u64) -> String {
-    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(ms)).to_string()
+fn unix_seconds(ms: u64) -> String {
+    (ms / 1000).to_string()
 }
 
 /// A user-channel `order` event for `order` (`PLACEMENT`, `UPDATE` or `CANCELLATION`).
@@ -155,11 +156,11 @@ pub fn trade_event(world: &World, trade: &TradeSnapshot, for_owner: &str) -> Str
         .map(|m| MakerOrder {
             asset_id: &world.assets[m.asset].token_id,
             fee_rate_bps: bps.clone(),
-            maker_address: &m.maker_address,
+            maker_address: address_text(&m.maker_address),
             matched_amount: m.qty.to_string(),
             order_id: m.order.to_string(),
             outcome: outcome(world, m.asset),
-            owner: &m.owner,
+            owner: owner_text(&m.owner),
             price: m.price.to_string(),
             side: m.side.as_str(),
         })
@@ -170,11 +171,11 @@ pub fn trade_event(world: &World, trade: &TradeSnapshot, for_owner: &str) -> Str
         bucket_index: 0,
         fee_rate_bps: bps.clone(),
         id: &trade.id,
-        last_update: rfc3339(trade.updated_ms),
+        last_update: unix_seconds(trade.updated_ms),
         maker_address: &trade.taker_address,
         maker_orders,
         market: &world.markets[asset.market].spec.condition_id,
-        match_time: rfc3339(trade.match_ms),
+        match_time: unix_seconds(trade.match_ms),
         outcome: outcome(world, trade.asset),
         owner: for_owner,
         price: trade.price.to_string(),
@@ -356,7 +357,7 @@ mod tests {
             (&taker["price"], &taker["size"]),
             (&"0.5".into(), &"4".into())
         );
-        assert_eq!(taker["match_time"], "1970-01-01T00:00:02Z");
+        assert_eq!(taker["match_time"], "2");
         let maker: Value = serde_json::from_str(&trade_event(&w, &trade, "key-10")).unwrap();
         assert_eq!(maker["trader_side"], "MAKER");
         let entry = &maker["maker_orders"][0];

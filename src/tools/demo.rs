@@ -227,8 +227,9 @@ impl BookChecks {
     }
 }
 
-/// Compares the bot's shares of every asset with what the venue's ledger gained for the wallet
-/// since the run started (the faucet's grant is the baseline).
+/// Compares the bot's shares of every asset, and its cash, with what the venue's ledger gained or
+/// lost for the wallet since the run started (the faucet's grant is the baseline): fills, fees
+/// and reversals must all agree.
 fn check_positions(
     outcome: &StrategyOutcome,
     registry: &Registry,
@@ -258,6 +259,18 @@ fn check_positions(
                 "bot position differs from the venue's ledger (1e-6 shares)"
             );
         }
+    }
+    let cash = |ledger: Option<&LedgerView>| ledger.map_or(0, |l| i128::from(l.usdc.0));
+    let venue_cash = cash(end.as_ref()) - cash(baseline);
+    let bot_cash = i128::from(positions.cash().0);
+    check.checked += 1;
+    if bot_cash != venue_cash {
+        check.mismatches += 1;
+        tracing::warn!(
+            bot = bot_cash,
+            venue = venue_cash,
+            "bot cash differs from the venue's ledger (1e-6 pUSD)"
+        );
     }
     check
 }

@@ -25,9 +25,9 @@ pub struct Report {
 /// How the bot's final positions compared with the venue's ledger.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PositionCheck {
-    /// Assets compared.
+    /// Balances compared: every asset's shares, and the pUSD cash.
     pub checked: u64,
-    /// Assets where the bot's shares differ from the venue's.
+    /// Balances where the bot differs from the venue.
     pub mismatches: u64,
 }
 
@@ -224,7 +224,7 @@ impl Report {
              risk: {} halts; rejections {}\n\
              execution: {} orders sent, {} acks, {} fills, {} rejects, {} cancels, \
              {} unknown resolved, presign {} hits / {} misses\n\
-             positions: {} assets checked against the venue's ledger, {} mismatches; \
+             positions: {} balances (shares, pUSD) checked against the venue's ledger, {} mismatches; \
              pnl realized {}, unrealized {}, fees {}\n\
              venue: {venue:?}\n\
              state hash: {}",

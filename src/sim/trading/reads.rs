@@ -29,9 +29,10 @@ const MAX_ALLOWANCE: &str =
     "115792089237316195423570985008687907853269984665640564039457584007913129639935";
 /// The neg-risk adapter, the third contract the real venue reports allowances for.
 const NEG_RISK_ADAPTER: &str = "0xd91E80cF2E7be2e162c6513ceD06f1dD0dA35296";
-/// How the house appears in trade reports: the nil UUID and the zero address.
-const HOUSE_OWNER: &str = "00000000-0000-0000-0000-000000000000";
-const HOUSE_ADDRESS: &str = "0x0000000000000000000000000000000000000000";
+/// The owner the venue names for the house's (the simulated crowd's) orders: the nil UUID.
+pub(crate) const HOUSE_OWNER: &str = "00000000-0000-0000-0000-000000000000";
+/// The maker address the venue names for the house's orders: the zero address.
+pub(crate) const HOUSE_ADDRESS: &str = "0x0000000000000000000000000000000000000000";
 
 /// The offset a cursor stands for; `None` for a malformed cursor.
 pub fn cursor_offset(cursor: Option<&str>) -> Option<usize> {
@@ -206,11 +207,13 @@ pub fn order(state: &State, caller: &Caller, id: &str) -> Reply {
     }
 }
 
-fn owner_text(owner: &str) -> &str {
+/// `owner`, or the house's when empty.
+pub(crate) fn owner_text(owner: &str) -> &str {
     if owner.is_empty() { HOUSE_OWNER } else { owner }
 }
 
-fn address_text(address: &str) -> &str {
+/// `address`, or the house's when empty.
+pub(crate) fn address_text(address: &str) -> &str {
     if address.is_empty() {
         HOUSE_ADDRESS
     } else {
