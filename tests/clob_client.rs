@@ -3,8 +3,6 @@
 //! chunked bodies, 429/5xx, Connection: close, servers closing idle connections, malformed
 //! responses, no allocation per request once warm; and the order-response decoders on fixtures.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
@@ -22,32 +20,10 @@ use pmbot::adapters::polymarket::clob_client::{
 use pmbot::domain::intents::VenueReject;
 use pmbot::domain::num::{Px, Qty, Side};
 
-struct CountingAlloc;
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
 
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-unsafe impl GlobalAlloc for CountingAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.with(Cell::get) {
-            ALLOCATIONS.with(|a| a.set(a.get() + 1));
-        }
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if COUNTING.with(Cell::get) {
-            ALLOCATIONS.with(|a| a.set(a.get() + 1));
-        }
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use counting_alloc::{CountingAlloc, allocations_of};
 
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc;
@@ -586,10 +562,7 @@ fn no_allocation_per_request_once_warm() {
         }
     };
     run(&mut client, 20);
-    COUNTING.with(|c| c.set(true));
-    run(&mut client, 200);
-    COUNTING.with(|c| c.set(false));
-    assert_eq!(ALLOCATIONS.with(Cell::get), 0);
+    assert_eq!(allocations_of(|| run(&mut client, 200)), 0);
 }
 
 fn fixture(name: &str) -> Vec<u8> {

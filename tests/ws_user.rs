@@ -3,8 +3,6 @@
 //! built to the protocol's §6 shape), its allocation-free hot path, and the feed thread against a
 //! loopback tungstenite server: subscription, keepalive, malformed frames, reconnects, a full ring.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,32 +26,10 @@ use tungstenite::{Message, WebSocket};
 use xxhash_rust::xxh3::xxh3_128;
 
 /// Counts heap allocations made on the measuring thread only (the pattern of tests/zero_alloc.rs).
-struct CountingAlloc;
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
 
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-unsafe impl GlobalAlloc for CountingAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.with(Cell::get) {
-            ALLOCATIONS.with(|a| a.set(a.get() + 1));
-        }
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if COUNTING.with(Cell::get) {
-            ALLOCATIONS.with(|a| a.set(a.get() + 1));
-        }
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use counting_alloc::{CountingAlloc, allocations_of};
 
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc;
@@ -416,19 +392,14 @@ fn decoding_allocates_nothing_after_warm_up() {
         fills
     };
     assert_eq!(run(&mut decoder), 3, "warm-up");
-    ALLOCATIONS.with(|a| a.set(0));
-    COUNTING.with(|c| c.set(true));
     let mut fills = 0;
-    for _ in 0..1_000 {
-        fills += run(&mut decoder);
-    }
-    COUNTING.with(|c| c.set(false));
+    let allocations = allocations_of(|| {
+        for _ in 0..1_000 {
+            fills += run(&mut decoder);
+        }
+    });
     assert_eq!(fills, 3_000, "the path really ran");
-    assert_eq!(
-        ALLOCATIONS.with(Cell::get),
-        0,
-        "heap allocations on the hot path"
-    );
+    assert_eq!(allocations, 0, "heap allocations on the hot path");
 }
 
 /// A user feed thread against a loopback listener, with its ring's consumer and counters.

@@ -4,9 +4,6 @@
 //! A counting global allocator counts allocations made on the measuring thread only, so the test
 //! harness's own threads cannot disturb the figure.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
 use pmbot::adapters::polymarket::decode::MarketDecoder;
 use pmbot::bot::settings::Settings;
 use pmbot::domain::events::{Event, EventBody};
@@ -15,32 +12,10 @@ use pmbot::domain::markets::{MarketSpec, Registry};
 use pmbot::domain::num::{AssetIdx, Px, Qty, Side, Usdc};
 use pmbot::strategies::core::{Core, Outbox};
 
-struct CountingAlloc;
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
 
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-unsafe impl GlobalAlloc for CountingAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.with(Cell::get) {
-            ALLOCATIONS.with(|a| a.set(a.get() + 1));
-        }
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if COUNTING.with(Cell::get) {
-            ALLOCATIONS.with(|a| a.set(a.get() + 1));
-        }
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use counting_alloc::{CountingAlloc, allocations_of};
 
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc;
@@ -83,15 +58,6 @@ fn registry() -> Registry {
         })
         .unwrap();
     registry
-}
-
-/// Counts the allocations `f` makes on this thread.
-fn allocations_of(f: impl FnOnce()) -> u64 {
-    ALLOCATIONS.with(|a| a.set(0));
-    COUNTING.with(|c| c.set(true));
-    f();
-    COUNTING.with(|c| c.set(false));
-    ALLOCATIONS.with(Cell::get)
 }
 
 #[test]

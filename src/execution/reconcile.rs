@@ -40,7 +40,7 @@ pub struct ReconcileReport {
 /// the taker order when we took (`trader_side` TAKER), then each maker order owned by
 /// `api_key`. A trade with an unknown status, or a part on an unregistered token, is skipped.
 pub fn rest_fills(t: &RestTrade, api_key: &str, registry: &Registry, out: &mut Vec<UserFill>) {
-    let Some(status) = trade_status(&t.status) else {
+    let Some(status) = TradeStatus::parse(&t.status) else {
         return;
     };
     let trade_id = xxh3_128(t.id.as_bytes());
@@ -82,19 +82,6 @@ pub fn rest_fills(t: &RestTrade, api_key: &str, registry: &Registry, out: &mut V
             m.fee_rate_bps,
         ));
     }
-}
-
-/// A REST trade's status text (any case).
-fn trade_status(text: &str) -> Option<TradeStatus> {
-    [
-        ("MATCHED", TradeStatus::Matched),
-        ("MINED", TradeStatus::Mined),
-        ("CONFIRMED", TradeStatus::Confirmed),
-        ("RETRYING", TradeStatus::Retrying),
-        ("FAILED", TradeStatus::Failed),
-    ]
-    .into_iter()
-    .find_map(|(name, status)| text.eq_ignore_ascii_case(name).then_some(status))
 }
 
 /// Diffs the manager against the venue's open orders and our trades (see [`rest_fills`]), appending the reports the

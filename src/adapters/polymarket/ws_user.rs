@@ -100,6 +100,22 @@ pub enum TradeStatus {
     Failed,
 }
 
+impl TradeStatus {
+    /// A status as the venue writes it (`MATCHED`, `MINED`, `CONFIRMED`, `RETRYING`, `FAILED`,
+    /// any case), on the user channel and in REST trades alike.
+    pub fn parse(text: &str) -> Option<TradeStatus> {
+        [
+            ("MATCHED", TradeStatus::Matched),
+            ("MINED", TradeStatus::Mined),
+            ("CONFIRMED", TradeStatus::Confirmed),
+            ("RETRYING", TradeStatus::Retrying),
+            ("FAILED", TradeStatus::Failed),
+        ]
+        .into_iter()
+        .find_map(|(name, status)| text.eq_ignore_ascii_case(name).then_some(status))
+    }
+}
+
 /// One of our orders' part in a trade (`event_type: "trade"`): a trade yields one fill per order
 /// of ours in it, each repeated as its status advances.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

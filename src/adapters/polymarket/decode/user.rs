@@ -151,18 +151,6 @@ fn order_kind(text: &str) -> Option<OrderEventKind> {
     .find_map(|(name, kind)| text.eq_ignore_ascii_case(name).then_some(kind))
 }
 
-fn trade_status(text: &str) -> Option<TradeStatus> {
-    [
-        ("MATCHED", TradeStatus::Matched),
-        ("MINED", TradeStatus::Mined),
-        ("CONFIRMED", TradeStatus::Confirmed),
-        ("RETRYING", TradeStatus::Retrying),
-        ("FAILED", TradeStatus::Failed),
-    ]
-    .into_iter()
-    .find_map(|(name, status)| text.eq_ignore_ascii_case(name).then_some(status))
-}
-
 fn order(
     obj: &Object<'_, '_>,
     registry: &Registry,
@@ -202,7 +190,7 @@ fn trade(
     out: &mut Vec<UserEvent>,
     outcome: &mut DecodeOutcome,
 ) -> Result<(), DecodeError> {
-    let Some(status) = trade_status(req_str(obj, "status")?) else {
+    let Some(status) = TradeStatus::parse(req_str(obj, "status")?) else {
         outcome.unknown_events += 1;
         return Ok(());
     };
@@ -327,12 +315,15 @@ mod tests {
             Some(OrderEventKind::Cancellation)
         );
         assert_eq!(order_kind("TRADE"), None);
-        assert_eq!(trade_status("MATCHED"), Some(TradeStatus::Matched));
-        assert_eq!(trade_status("mined"), Some(TradeStatus::Mined));
-        assert_eq!(trade_status("CONFIRMED"), Some(TradeStatus::Confirmed));
-        assert_eq!(trade_status("RETRYING"), Some(TradeStatus::Retrying));
-        assert_eq!(trade_status("FAILED"), Some(TradeStatus::Failed));
-        assert_eq!(trade_status("SETTLED"), None);
+        assert_eq!(TradeStatus::parse("MATCHED"), Some(TradeStatus::Matched));
+        assert_eq!(TradeStatus::parse("mined"), Some(TradeStatus::Mined));
+        assert_eq!(
+            TradeStatus::parse("CONFIRMED"),
+            Some(TradeStatus::Confirmed)
+        );
+        assert_eq!(TradeStatus::parse("RETRYING"), Some(TradeStatus::Retrying));
+        assert_eq!(TradeStatus::parse("FAILED"), Some(TradeStatus::Failed));
+        assert_eq!(TradeStatus::parse("SETTLED"), None);
     }
 
     #[test]
