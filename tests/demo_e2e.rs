@@ -113,6 +113,11 @@ fn pair_arb_windows_become_intents_and_the_augmented_event_is_skipped() {
         "every order sent reached the venue once: {r}"
     );
     assert_eq!(venue["duplicate_orders"], 0, "{r}");
+    assert!(
+        e["balance_checks"].as_u64().unwrap() >= 1,
+        "the stop reconciles: {r}"
+    );
+    assert_eq!(e["balance_mismatches"], 0, "{r}");
     assert!(r["positions_checked"].as_u64().unwrap() > 0, "{r}");
     assert_eq!(r["positions_mismatches"], 0, "{r}");
     assert!(
@@ -136,7 +141,7 @@ fn pair_arb_windows_become_intents_and_the_augmented_event_is_skipped() {
 
 #[test]
 fn maker_pair_posts_and_requotes() {
-    let r = run("maker-pair", Duration::from_secs(4), "maker-pair");
+    let r = run("maker-pair", Duration::from_secs(6), "maker-pair");
     let maker = &r["strategy"]["maker"];
     assert!(maker["quotes_placed"].as_u64().unwrap() >= 2, "{r}");
     assert!(

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::adapters::polymarket::auth::L2Signer;
-use crate::adapters::polymarket::clob_client::rest::RestClient;
+use crate::adapters::polymarket::clob_client::rest::{BalanceAsset, RestClient};
 use crate::adapters::polymarket::clob_client::{
     ClobClient, Completion, HttpOutcome, PostResult, SendError, parse_cancels, parse_post_orders,
     reject_reason,
@@ -120,6 +120,10 @@ pub struct LiveSink {
     started: Instant,
     /// Orders refused before the order manager saw them (signing failed, no free slot).
     local_rejects: u64,
+    /// The venue's pUSD balance before this run's fills (set at the first reconciliation).
+    cash_baseline: Option<i128>,
+    balance_checks: u64,
+    balance_mismatches: u64,
     clock: Clock,
     latency: LatencyRecorder,
 }
@@ -192,6 +196,9 @@ impl LiveSink {
             last_timer_ms: 0,
             started: Instant::now(),
             local_rejects: 0,
+            cash_baseline: None,
+            balance_checks: 0,
+            balance_mismatches: 0,
             latency: LatencyRecorder::new(),
             registry: parts.registry,
             signer: parts.signer,
@@ -586,6 +593,7 @@ impl LiveSink {
             rest_fills(t, self.l2.api_key(), &self.registry, &mut self.fills);
         }
         let report = reconcile(&mut self.om, &orders, &self.fills, now, out);
+        self.check_balance(now);
         for stray in &report.strays {
             tracing::warn!(
                 order = %String::from_utf8_lossy(&crate::adapters::polymarket::signing::hex_hash(stray)),
@@ -600,6 +608,39 @@ impl LiveSink {
             strays = report.strays.len(),
             "reconciled with the venue"
         );
+    }
+
+    /// Compares the venue's pUSD balance with the cash the reported fills moved: the first read
+    /// sets the baseline, each later one must have moved by exactly the fills' cash. A fill the
+    /// venue made after the trades were read shows as a passing mismatch.
+    fn check_balance(&mut self, now: u64) {
+        let read = self.rest.balance_allowance(
+            &self.l2,
+            now / 1000,
+            BalanceAsset::Collateral,
+            self.signer.signature_type(),
+        );
+        let balance = match read {
+            Ok(b) => i128::from(b.balance),
+            Err(e) => {
+                tracing::warn!(error = %e, "balance not read");
+                return;
+            }
+        };
+        let moved = i128::from(self.om.ledger().cash().0);
+        let Some(baseline) = self.cash_baseline else {
+            self.cash_baseline = Some(balance - moved);
+            return;
+        };
+        self.balance_checks += 1;
+        if balance - baseline != moved {
+            self.balance_mismatches += 1;
+            tracing::warn!(
+                venue = balance - baseline,
+                fills = moved,
+                "pUSD balance moved differently from the fills reported (1e-6 pUSD)"
+            );
+        }
     }
 
     /// Lookups that are due, and the unknown orders' deadlines; at most once a millisecond.
@@ -713,13 +754,16 @@ impl Sink for LiveSink {
         self.cancel_all(out);
         let deadline = Instant::now() + self.stop_timeout;
         let mut reconciled = false;
-        while self.has_open_orders() && Instant::now() < deadline {
-            if !self.poll(out) {
-                if !reconciled && self.flights.iter().all(Option::is_none) {
-                    // Every answer is in: whatever the channel missed, REST has.
-                    self.reconcile(out);
-                    reconciled = true;
-                }
+        while Instant::now() < deadline {
+            let busy = self.poll(out);
+            if !reconciled && !busy && self.flights.iter().all(Option::is_none) {
+                // Every answer is in: whatever the channel missed, REST has, and the balance
+                // check sees the run's last fills.
+                self.reconcile(out);
+                reconciled = true;
+            } else if reconciled && !self.has_open_orders() {
+                break;
+            } else if !busy {
                 std::thread::sleep(Duration::from_millis(1));
             }
         }
@@ -742,6 +786,8 @@ impl Sink for LiveSink {
                 unknown_resolved: om.unknown_resolved,
                 presign_hits: presign.hits,
                 presign_misses: presign.misses,
+                balance_checks: self.balance_checks,
+                balance_mismatches: self.balance_mismatches,
             },
             latency: self.latency,
         }

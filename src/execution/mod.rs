@@ -47,6 +47,10 @@ pub struct ExecCounters {
     pub presign_hits: u64,
     /// Orders that had to be signed on the spot.
     pub presign_misses: u64,
+    /// Reconciliations that compared the venue's pUSD balance with the fills reported.
+    pub balance_checks: u64,
+    /// Of those, the ones where the balance had moved by a different amount.
+    pub balance_mismatches: u64,
 }
 
 /// The execution thread's account of a run.

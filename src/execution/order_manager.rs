@@ -34,6 +34,7 @@ use crate::domain::intents::{
 };
 use crate::domain::markets::{Registry, TokenHasher};
 use crate::domain::num::{MarketIdx, Qty, Side, Usdc};
+use crate::domain::positions::Positions;
 
 /// Fill dedupe records kept per order slot.
 pub const FILLS_PER_ORDER: usize = 4;
@@ -211,6 +212,9 @@ pub struct OrderManager {
     registry: Arc<Registry>,
     /// Per market, the fee schedule fills are priced with (the registry's until it changes).
     fees: Vec<FeeSchedule>,
+    /// Shares and cash moved by the fills reported so far (reversals undone): what the venue's
+    /// balances should have moved by, for reconciliation.
+    ledger: Positions,
     counters: OmCounters,
 }
 
@@ -232,6 +236,7 @@ impl OrderManager {
             deadline_ms: unknown_deadline_ms,
             lookup_every_ms: (unknown_deadline_ms / LOOKUPS_PER_DEADLINE).max(1),
             fees: registry.markets().iter().map(|m| m.fees).collect(),
+            ledger: Positions::new(&registry),
             registry,
             counters: OmCounters::default(),
         }
@@ -415,7 +420,8 @@ impl OrderManager {
             Some(&f) => f as usize,
             None => self.new_fill(i, key, t),
         };
-        let id = self.slots[i].as_ref().expect("held").order.client_id;
+        let order = self.slots[i].as_ref().expect("held").order;
+        let id = order.client_id;
         let rec = self.fills[f].as_mut().expect("indexed fills are held");
         if rec.failed {
             return;
@@ -447,6 +453,8 @@ impl OrderManager {
                         fee,
                         liquidity,
                     }));
+                    self.ledger
+                        .on_fill_reversed(order.asset, order.side, px, qty, fee);
                     self.counters.reversed += 1;
                 }
                 return;
@@ -462,6 +470,9 @@ impl OrderManager {
         }
         rec.reported = true;
         let kind = rec.kind;
+        if let ExecKind::Fill { px, qty, fee, .. } = kind {
+            self.ledger.on_fill(order.asset, order.side, px, qty, fee);
+        }
         self.heard(i, now_ms, out);
         out.push(report(kind));
         self.counters.fills += 1;
@@ -608,6 +619,11 @@ impl OrderManager {
                 status: e.status,
                 acknowledged: e.accepted,
             })
+    }
+
+    /// Shares and cash moved by the fills reported so far.
+    pub fn ledger(&self) -> &Positions {
+        &self.ledger
     }
 
     /// What the manager did so far.

@@ -81,6 +81,11 @@ impl OrderSigner {
         }
     }
 
+    /// 0 EOA, 1 proxy, 2 safe: how the venue reads the funder's balances.
+    pub fn signature_type(&self) -> u8 {
+        self.signature_type
+    }
+
     /// The signing address.
     pub fn address(&self) -> Address {
         self.signer.address()

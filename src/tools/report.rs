@@ -161,6 +161,8 @@ pub fn build(
             "orders_sent": exec.orders_sent,
             "acks": exec.acks,
             "fills": exec.fills,
+            "balance_checks": exec.balance_checks,
+            "balance_mismatches": exec.balance_mismatches,
             "rejects": exec.rejects,
             "cancels": exec.cancels,
             "unknown_resolved": exec.unknown_resolved,

@@ -523,9 +523,12 @@ fn bps(t: Option<&Text>) -> Result<u32, String> {
 /// `{"balance":"<1e-6 units>", "allowance": "…" | "allowances": {contract: "…"}}`.
 fn parse_balance(body: &[u8]) -> Result<BalanceAllowance, String> {
     let v: Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    // Whole decimal digits; an amount past u64 (an unlimited allowance is 2^256 - 1) reads as
+    // u64::MAX, which no balance can exceed.
     let units = |field: &str, v: &Value| -> Result<u64, String> {
         v.as_str()
-            .and_then(|s| s.parse().ok())
+            .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+            .map(|s| s.parse().unwrap_or(u64::MAX))
             .ok_or_else(|| format!("{field} is not a string of whole 1e-6 units"))
     };
     let balance = units("balance", &v["balance"])?;
@@ -560,6 +563,11 @@ mod tests {
         assert_eq!(b.allowance, Some(999_999_999_000_000));
         let b = parse_balance(br#"{"balance":"5","allowances":{"0xa":"7","0xb":"3"}}"#).unwrap();
         assert_eq!(b.allowance, Some(3));
+        let unlimited = r#"{"balance":"5","allowances":{"0xa":"115792089237316195423570985008687907853269984665640564039457584007913129639935"}}"#;
+        assert_eq!(
+            parse_balance(unlimited.as_bytes()).unwrap().allowance,
+            Some(u64::MAX)
+        );
         assert!(
             parse_balance(br#"{"balance":"250.500000"}"#)
                 .unwrap_err()
