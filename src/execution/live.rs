@@ -279,7 +279,6 @@ impl LiveSink {
                 o.post_only,
             );
             self.ready.push(leg);
-            self.watch(&o);
         }
         self.group.clear();
         match self.ready.len() {
@@ -290,6 +289,11 @@ impl LiveSink {
                 self.body.push(b']');
                 self.write_orders(true, now, out);
             }
+        }
+        // Only once the request is on the wire: moving the ladder scans the cache.
+        for i in 0..self.ready.len() {
+            let order = self.ready[i].order;
+            self.watch(&order);
         }
     }
 
@@ -700,7 +704,6 @@ impl LiveSink {
 
 impl Sink for LiveSink {
     fn on_intent(&mut self, msg: &IntentMsg, out: &mut Vec<ExecReport>) {
-        tracing::debug!(intent = ?msg.intent, "intent");
         match msg.intent {
             Intent::Place(order) => {
                 if self.group_id != Some(order.group) {
