@@ -173,27 +173,45 @@ fn order_json(world: &World, o: &OrderSnapshot) -> Value {
 /// `GET /data/orders`: the caller's open orders, filtered by `id`, `market`, `asset_id`.
 pub fn orders(state: &State, caller: &Caller, request: &HttpRequest) -> Reply {
     let world = &state.world;
-    let id = request.query_param("id");
-    let market = request.query_param("market");
-    let asset = request.query_param("asset_id");
+    let filter = ListFilter::of(request);
     let items = state
         .exchange
         .engine
         .open_orders(caller.account)
-        .filter(|o| id.as_ref().is_none_or(|i| *i == o.order.id.to_string()))
-        .filter(|o| {
-            market
-                .as_ref()
-                .is_none_or(|m| *m == world.market_of(o.order.asset).spec.condition_id)
-        })
-        .filter(|o| {
-            asset
-                .as_ref()
-                .is_none_or(|a| *a == world.assets[o.order.asset].token_id)
-        })
+        .filter(|o| filter.admits(world, &o.order.id.to_string(), o.order.asset))
         .map(|o| order_json(world, o))
         .collect();
     page(items, request, PAGE)
+}
+
+/// The `id`, `market` and `asset_id` query filters of the list endpoints.
+struct ListFilter {
+    id: Option<String>,
+    market: Option<String>,
+    asset: Option<String>,
+}
+
+impl ListFilter {
+    fn of(request: &HttpRequest) -> ListFilter {
+        ListFilter {
+            id: request.query_param("id"),
+            market: request.query_param("market"),
+            asset: request.query_param("asset_id"),
+        }
+    }
+
+    /// Whether an item with this id, on this asset, passes every filter given.
+    fn admits(&self, world: &World, id: &str, asset: usize) -> bool {
+        self.id.as_ref().is_none_or(|i| i == id)
+            && self
+                .market
+                .as_ref()
+                .is_none_or(|m| *m == world.market_of(asset).spec.condition_id)
+            && self
+                .asset
+                .as_ref()
+                .is_none_or(|a| *a == world.assets[asset].token_id)
+    }
 }
 
 /// `GET /data/order/{id}`: one of the caller's orders, open or finished; `null` if unknown.
@@ -274,24 +292,12 @@ fn trade_json(world: &World, t: &TradeSnapshot, account: AccountId) -> Value {
 /// `GET /data/trades`: the caller's trades, filtered by `id`, `market`, `asset_id`.
 pub fn trades(state: &State, caller: &Caller, request: &HttpRequest) -> Reply {
     let world = &state.world;
-    let id = request.query_param("id");
-    let market = request.query_param("market");
-    let asset = request.query_param("asset_id");
+    let filter = ListFilter::of(request);
     let items = state
         .exchange
         .engine
         .trades(caller.account)
-        .filter(|t| id.as_ref().is_none_or(|i| *i == t.id))
-        .filter(|t| {
-            market
-                .as_ref()
-                .is_none_or(|m| *m == world.market_of(t.asset).spec.condition_id)
-        })
-        .filter(|t| {
-            asset
-                .as_ref()
-                .is_none_or(|a| *a == world.assets[t.asset].token_id)
-        })
+        .filter(|t| filter.admits(world, &t.id, t.asset))
         .map(|t| trade_json(world, t, caller.account))
         .collect();
     page(items, request, PAGE)
