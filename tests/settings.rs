@@ -180,6 +180,24 @@ fn nested_overrides_merge_rather_than_replace() {
 }
 
 #[test]
+fn feed_and_execution_idle_default_to_the_strategy_policy_and_can_differ() {
+    let s = load_base(&[], &[]).unwrap();
+    assert_eq!(
+        (s.pipeline.feed_idle, s.pipeline.execution_idle),
+        (None, None)
+    );
+    let s = load_base(
+        &[],
+        &["pipeline.feed_idle=park", "pipeline.execution_idle=spin"],
+    )
+    .unwrap();
+    assert_eq!(s.pipeline.feed_idle, Some(IdlePolicy::Park));
+    assert_eq!(s.pipeline.execution_idle, Some(IdlePolicy::Spin));
+    let (key, _) = invalid(load_base(&[], &["pipeline.feed_idle=nap"]));
+    assert_eq!(key, "pipeline.feed_idle");
+}
+
+#[test]
 fn unknown_keys_are_rejected_by_name() {
     let (key, message) = invalid(load_base(&[], &["feeds.market.stall_timout=3s"]));
     assert_eq!(key, "feeds.market.stall_timout");

@@ -54,9 +54,12 @@ impl Idler {
 
     /// One idle round for a thread whose work arrives on sockets registered with `poll`: a park
     /// waits for readiness (or the park timeout) instead of sleeping blindly.
+    ///
+    /// A park goes straight to the readiness wait: `poll` returns at once when a socket already
+    /// has data, so spinning first would only keep the core from the threads it shares it with.
     #[inline]
     pub fn idle_on(&mut self, poll: &mut Poll, events: &mut Events) {
-        if self.spin_first() {
+        if self.policy != IdlePolicy::Park && self.spin_first() {
             return;
         }
         match self.policy {

@@ -36,8 +36,13 @@ use crate::strategies::core::{Command, Core, CoreParams, Outbox};
 /// Where each thread runs and how it waits.
 #[derive(Clone, Debug)]
 pub struct ThreadPlan {
-    /// Idle policy of the strategy and feed threads.
-    pub idle: IdlePolicy,
+    /// Idle policy of the strategy thread.
+    pub strategy_idle: IdlePolicy,
+    /// Idle policy of the feed threads (market and user); `park` waits on their sockets.
+    pub feed_idle: IdlePolicy,
+    /// Idle policy of the execution thread; `park` is woken by the strategy thread when it
+    /// hands over intents.
+    pub execution_idle: IdlePolicy,
     /// Bound on one park.
     pub park_timeout: Duration,
     /// Whether to pin at all.
@@ -48,32 +53,50 @@ pub struct ThreadPlan {
     pub feed_core: Option<usize>,
     /// Core for the execution thread.
     pub execution_core: Option<usize>,
-    /// Idle policy of the execution thread: the strategy thread's, or `park` (woken by the
-    /// strategy thread when it hands over intents) on machines too small to poll with it.
-    pub execution_idle: IdlePolicy,
 }
 
 impl ThreadPlan {
-    /// Adapts the plan to the cores this machine has: pinning needs a distinct core per pinned
-    /// thread, and busy-spinning needs a core per spinning thread plus one for everything else.
+    /// Adapts the plan to the cores this machine has, so that no hot thread waits for another
+    /// to be preempted:
+    /// - threads that never sleep (`spin` or `yield`) outnumbering the cores: the execution
+    ///   thread parks until the strategy thread wakes it;
+    /// - spinning threads still outnumbering the cores: they yield instead;
+    /// - a spinning thread on every core: allowed (the other threads preempt them, which costs
+    ///   latency only when the box is busy), with a warning;
+    /// - pinning needs a distinct core per pinned thread.
+    ///
     /// Every downgrade is logged; the result never starves a thread.
     pub fn fit_to_machine(mut self, cores: usize) -> ThreadPlan {
-        let spinning_threads = 3;
-        if self.idle == IdlePolicy::Spin && cores < spinning_threads + 1 {
-            tracing::warn!(
-                cores,
-                needed = spinning_threads + 1,
-                "too few cores to busy-spin the strategy, feed and execution threads; using idle \
-                 policy 'yield'"
-            );
-            self.idle = IdlePolicy::Yield;
-        }
-        if cores < spinning_threads + 1 && self.execution_idle != IdlePolicy::Park {
+        let sleepless = self.policies().filter(|&p| p != IdlePolicy::Park).count();
+        if sleepless > cores && self.execution_idle != IdlePolicy::Park {
             tracing::info!(
                 cores,
                 "few cores: the execution thread parks until the strategy thread hands it intents"
             );
             self.execution_idle = IdlePolicy::Park;
+        }
+        let spinning = self.policies().filter(|&p| p == IdlePolicy::Spin).count();
+        if spinning > cores {
+            tracing::warn!(
+                cores,
+                spinning,
+                "more spinning threads than cores; they yield instead"
+            );
+            for policy in [
+                &mut self.strategy_idle,
+                &mut self.feed_idle,
+                &mut self.execution_idle,
+            ] {
+                if *policy == IdlePolicy::Spin {
+                    *policy = IdlePolicy::Yield;
+                }
+            }
+        } else if spinning == cores {
+            tracing::warn!(
+                cores,
+                "a spinning thread on every core: every other thread preempts one of them, so \
+                 keep the host otherwise idle"
+            );
         }
         if self.pin {
             let wanted: Vec<usize> = [self.strategy_core, self.feed_core, self.execution_core]
@@ -94,6 +117,10 @@ impl ThreadPlan {
             }
         }
         self
+    }
+
+    fn policies(&self) -> impl Iterator<Item = IdlePolicy> {
+        [self.strategy_idle, self.feed_idle, self.execution_idle].into_iter()
     }
 }
 
@@ -237,11 +264,10 @@ impl Pipeline {
                 }
             }
         };
-        let idler = Idler::new(plan.idle, plan.park_timeout);
-
+        let feed_idler = Idler::new(plan.feed_idle, plan.park_timeout);
         let feed_pin = pin_to(plan.feed_core.filter(|_| plan.pin));
         let feed_stop = stop.clone();
-        let feed_idler = idler.clone();
+        let user_idler = feed_idler.clone();
         let feed = std::thread::Builder::new()
             .name("pm-market".into())
             .spawn(move || {
@@ -258,11 +284,10 @@ impl Pipeline {
         let user_feed = match user_feed {
             Some(feed) => {
                 let stop = user_stop.clone();
-                let idler = Idler::new(plan.idle, plan.park_timeout);
                 Some(
                     std::thread::Builder::new()
                         .name("pm-user".into())
-                        .spawn(move || feed.run(&stop, idler))?,
+                        .spawn(move || feed.run(&stop, user_idler))?,
                 )
             }
             None => None,
@@ -289,6 +314,7 @@ impl Pipeline {
         let strategy_pin = pin_to(plan.strategy_core.filter(|_| plan.pin));
         let strategy_stop = Arc::new(AtomicBool::new(false));
         let strategy_stop_flag = strategy_stop.clone();
+        let strategy_idler = Idler::new(plan.strategy_idle, plan.park_timeout);
         let strategy_clock = clock;
         let strategy = std::thread::Builder::new()
             .name("strategy".into())
@@ -310,11 +336,13 @@ impl Pipeline {
                     clock: strategy_clock,
                     metrics,
                 };
-                thread.run(&strategy_stop_flag, idler, control_rx);
+                thread.run(&strategy_stop_flag, strategy_idler, control_rx);
                 (thread.core, thread.latency)
             })?;
         tracing::info!(
-            idle = ?plan.idle,
+            strategy_idle = ?plan.strategy_idle,
+            feed_idle = ?plan.feed_idle,
+            execution_idle = ?plan.execution_idle,
             pinned = plan.pin,
             cores = cores.len(),
             "pipeline started"
@@ -605,42 +633,47 @@ mod tests {
 
     fn plan(idle: IdlePolicy, strategy: Option<usize>, feed: Option<usize>) -> ThreadPlan {
         ThreadPlan {
-            idle,
+            strategy_idle: idle,
+            feed_idle: idle,
+            execution_idle: idle,
             park_timeout: Duration::from_micros(100),
             pin: true,
             strategy_core: strategy,
             feed_core: feed,
             execution_core: None,
-            execution_idle: idle,
         }
     }
 
+    fn idles(plan: &ThreadPlan) -> [IdlePolicy; 3] {
+        [plan.strategy_idle, plan.feed_idle, plan.execution_idle]
+    }
+
     #[test]
-    fn spinning_falls_back_to_yield_on_small_machines() {
+    fn threads_that_never_sleep_are_fitted_to_the_cores() {
+        use IdlePolicy::{Park, Spin, Yield};
+        let fitted = |idle, cores| idles(&plan(idle, None, None).fit_to_machine(cores));
+        assert_eq!(fitted(Spin, 4), [Spin, Spin, Spin]);
+        assert_eq!(fitted(Spin, 3), [Spin, Spin, Spin], "one spinner per core");
         assert_eq!(
-            plan(IdlePolicy::Spin, None, None).fit_to_machine(2).idle,
-            IdlePolicy::Yield
+            fitted(Spin, 2),
+            [Spin, Spin, Park],
+            "execution parks first, then two spinners fit two cores"
         );
+        assert_eq!(fitted(Spin, 1), [Yield, Yield, Park]);
         assert_eq!(
-            plan(IdlePolicy::Spin, None, None).fit_to_machine(4).idle,
-            IdlePolicy::Spin
+            fitted(Yield, 2),
+            [Yield, Yield, Park],
+            "yielding threads never sleep either"
         );
+        assert_eq!(fitted(Park, 1), [Park, Park, Park]);
+        let lean = ThreadPlan {
+            feed_idle: Park,
+            ..plan(Spin, None, None)
+        };
         assert_eq!(
-            plan(IdlePolicy::Park, None, None).fit_to_machine(1).idle,
-            IdlePolicy::Park
-        );
-        assert_eq!(
-            plan(IdlePolicy::Yield, None, None)
-                .fit_to_machine(2)
-                .execution_idle,
-            IdlePolicy::Park,
-            "on a small machine execution parks until woken"
-        );
-        assert_eq!(
-            plan(IdlePolicy::Spin, None, None)
-                .fit_to_machine(4)
-                .execution_idle,
-            IdlePolicy::Spin
+            idles(&lean.fit_to_machine(2)),
+            [Spin, Park, Spin],
+            "a parked feed leaves a core each to strategy and execution"
         );
     }
 

@@ -247,8 +247,13 @@ pub struct PipelineSettings {
     /// How long a feed spins on a full ring before marking its books stale and resyncing.
     #[serde(with = "humantime_str")]
     pub ring_full_spin: Duration,
-    /// Strategy-thread idle behaviour.
+    /// Strategy-thread idle behaviour, and the other hot threads' unless they say otherwise.
     pub idle: IdlePolicy,
+    /// Feed threads' idle behaviour (`park` waits on their sockets); `None`: as `idle`.
+    pub feed_idle: Option<IdlePolicy>,
+    /// Execution-thread idle behaviour (`park` is woken by the strategy thread); `None`: as
+    /// `idle`.
+    pub execution_idle: Option<IdlePolicy>,
     /// Longest park under [`IdlePolicy::Park`].
     #[serde(with = "humantime_str")]
     pub park_timeout: Duration,
