@@ -24,17 +24,13 @@
 
 use std::future::Future;
 use std::hint::black_box;
-use std::io::{Read, Write};
-use std::net::TcpListener;
 use std::path::Path;
 use std::pin::pin;
-use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use pmbot::adapters::polymarket::auth::{ApiCreds, L2Signer, Secret};
-use pmbot::adapters::polymarket::clob_client::rest::RestClient;
 use pmbot::adapters::polymarket::clob_client::{
     ClobClient, ClobConfig, Endpoint, PostResult, parse_post_orders,
 };
@@ -46,16 +42,19 @@ use pmbot::bot::clock::Clock;
 use pmbot::bot::settings::{Overlay, Settings};
 use pmbot::domain::Side;
 use pmbot::domain::intents::{ClientId, ExecKind, ExecReport, GroupId, Intent, PlaceOrder, Tif};
-use pmbot::domain::markets::{MarketSpec, Registry};
 use pmbot::domain::num::{AssetIdx, Px, Qty};
-use pmbot::execution::live::{LiveParts, LiveSink};
-use pmbot::execution::order_signer::OrderSigner;
+use pmbot::execution::live::LiveSink;
 use pmbot::execution::{IntentMsg, Sink};
 use polymarket_client_sdk_v2::auth::state::Authenticated;
 use polymarket_client_sdk_v2::auth::{Credentials, LocalSigner, Normal, Signer as _, Uuid};
 use polymarket_client_sdk_v2::clob::types::{OrderPayload, OrderType, OrderV2, SignableOrder};
 use polymarket_client_sdk_v2::clob::{Client, Config};
 use polymarket_client_sdk_v2::types::{Address, B256, U256};
+
+// Shared with the tests; this bench uses part of it.
+#[allow(dead_code)]
+#[path = "../tests/support/stub_clob.rs"]
+mod stub_clob;
 
 /// Hardhat's first well-known test account: public, never funded.
 const SECRET_KEY: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
@@ -189,52 +188,6 @@ fn l2_hmac_group(c: &mut Criterion) {
 
 const RESPONSE_ENTRY: &str = r#"{"errorMsg":"","orderID":"0x23b457271bce9fa09b4f79125c9ec09e968235a462de82e318ef4eb6fe0ffeb0","status":"live","success":true,"makingAmount":"","takingAmount":"","transactionsHashes":[],"tradeIDs":[]}"#;
 
-/// A keep-alive server answering every request with `body`.
-fn serve(body: String) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let response = format!(
-        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    std::thread::spawn(move || {
-        for tcp in listener.incoming() {
-            let Ok(mut tcp) = tcp else { return };
-            tcp.set_nodelay(true).unwrap();
-            let response = response.clone();
-            std::thread::spawn(move || {
-                let mut buf = vec![0u8; 64 * 1024];
-                let mut filled = 0;
-                loop {
-                    let Ok(n) = tcp.read(&mut buf[filled..]) else {
-                        return;
-                    };
-                    if n == 0 {
-                        return;
-                    }
-                    filled += n;
-                    let Some(head) = buf[..filled].windows(4).position(|w| w == b"\r\n\r\n") else {
-                        continue;
-                    };
-                    let text = String::from_utf8_lossy(&buf[..head]).to_ascii_lowercase();
-                    let len: usize = text
-                        .lines()
-                        .find_map(|l| l.strip_prefix("content-length:"))
-                        .map_or(0, |v| v.trim().parse().unwrap());
-                    if filled < head + 4 + len {
-                        continue;
-                    }
-                    filled = 0;
-                    if tcp.write_all(response.as_bytes()).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    port
-}
-
 fn http_signer() -> L2Signer {
     let creds = ApiCreds {
         api_key: "00000000-0000-0000-0000-000000000001".into(),
@@ -251,7 +204,8 @@ fn batch_body() -> Vec<u8> {
 }
 
 fn http_request(c: &mut Criterion) {
-    let port = serve(format!("[{}]", vec![RESPONSE_ENTRY; 15].join(",")));
+    let batch = format!("[{}]", vec![RESPONSE_ENTRY; 15].join(","));
+    let port = stub_clob::serve(move |_| (200, batch.clone()));
     let body = batch_body();
     let l2 = http_signer();
     let mut group = c.benchmark_group("http_request");
@@ -302,21 +256,6 @@ fn http_request(c: &mut Criterion) {
     group.finish();
 }
 
-/// A one-market registry whose Yes token is `TOKEN`.
-fn registry() -> Arc<Registry> {
-    let mut registry = Registry::default();
-    registry
-        .add_market(MarketSpec {
-            condition_id: "0x01".into(),
-            token_ids: vec![TOKEN.into(), "1".into()],
-            tick: Px(100),
-            min_order_size: Qty::from_shares(5),
-            ..MarketSpec::default()
-        })
-        .unwrap();
-    Arc::new(registry)
-}
-
 /// A live sink on one warm connection to a loopback server that refuses every order (so each
 /// order ends at once and the order manager never fills up), pre-signing or not.
 fn live_sink(port: u16, presign: bool) -> (LiveSink, rtrb::Producer<UserEvent>) {
@@ -330,37 +269,15 @@ fn live_sink(port: u16, presign: bool) -> (LiveSink, rtrb::Producer<UserEvent>) 
     .unwrap();
     settings.execution.presign.enabled = presign;
     settings.execution.presign.interval = Duration::ZERO;
-    let registry = registry();
-    let key = Signer::from_secret(&secret()).unwrap();
-    let address = key.address();
-    let creds = ApiCreds {
-        api_key: OWNER.to_owned(),
-        secret: Secret::new("c2VjcmV0LWtleS1mb3ItYmVuY2hlcy1vbmx5LTAxMjM-".to_owned()),
-        passphrase: Secret::new("passphrase".to_owned()),
-    };
-    let l2 = L2Signer::new(&creds, &address).unwrap();
-    let url = format!("http://127.0.0.1:{port}");
-    let config = ClobConfig {
-        conns: 1,
-        connect_timeout: Duration::from_secs(5),
-        request_timeout: Duration::from_secs(5),
-        warm_every: Duration::from_secs(3600),
-    };
-    let client =
-        ClobClient::connect(&Endpoint::parse(&url).unwrap(), config, l2.clone(), None).unwrap();
-    let (user_tx, user_rx) = rtrb::RingBuffer::new(16);
-    let sink = LiveSink::new(LiveParts {
-        signer: OrderSigner::new(key, address, 0, 137, registry.clone()),
+    let registry = stub_clob::binary_registry(1);
+    stub_clob::live_sink(
+        port,
         registry,
-        client,
-        rest: RestClient::new(&url, Duration::from_secs(5)),
-        l2,
-        user: user_rx,
-        settings: settings.execution,
-        presign_sizes: vec![Qty::from_shares(10)],
-        clock: Clock::new(),
-    });
-    (sink, user_tx)
+        settings.execution,
+        1,
+        vec![Qty::from_shares(10)],
+        Clock::new(),
+    )
 }
 
 /// BUY 10 Yes at 0.55, GTC, alone in its group.
@@ -397,7 +314,7 @@ fn settle(sink: &mut LiveSink, id: u64, out: &mut Vec<ExecReport>) {
 fn submit_group(c: &mut Criterion) {
     let refusal =
         r#"{"success":false,"errorMsg":"not enough balance / allowance","orderID":"","status":""}"#;
-    let port = serve(refusal.to_owned());
+    let port = stub_clob::serve(move |_| (200, refusal.to_owned()));
     let clock = Clock::new();
     let mut group = c.benchmark_group("submit");
     for (name, presign) in [("presigned", true), ("fresh_sign", false)] {

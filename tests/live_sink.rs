@@ -2,17 +2,11 @@
 //! requests, and how the venue's answers become reports (refusals, rate limits, unknown
 //! outcomes that are never resent).
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
 use std::path::Path;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use pmbot::adapters::polymarket::auth::{ApiCreds, L2Signer, Secret};
-use pmbot::adapters::polymarket::clob_client::rest::RestClient;
-use pmbot::adapters::polymarket::clob_client::{ClobClient, ClobConfig, Endpoint};
-use pmbot::adapters::polymarket::signing::Signer;
 use pmbot::bot::clock::Clock;
 use pmbot::bot::settings::{Overlay, Settings};
 use pmbot::domain::Side;
@@ -20,11 +14,14 @@ use pmbot::domain::fees::FeeSchedule;
 use pmbot::domain::intents::{
     ClientId, ExecKind, ExecReport, GroupId, Intent, MarketChange, PlaceOrder, Tif, VenueReject,
 };
-use pmbot::domain::markets::{MarketSpec, Registry};
 use pmbot::domain::num::{AssetIdx, MarketIdx, Px, Qty};
-use pmbot::execution::live::{LiveParts, LiveSink};
-use pmbot::execution::order_signer::OrderSigner;
+use pmbot::execution::live::LiveSink;
 use pmbot::execution::{IntentMsg, Sink};
+
+// Shared with the benches; these tests use part of it.
+#[allow(dead_code)]
+#[path = "support/stub_clob.rs"]
+mod stub_clob;
 
 /// A request as the server read it.
 #[derive(Clone, Debug)]
@@ -34,8 +31,8 @@ struct Seen {
     orders: usize,
 }
 
-/// A keep-alive server that records requests and answers order posts with `status`: 200 with
-/// one refusal per order, or the bare status with an error object.
+/// A server that records requests and answers order posts with `status`: 200 with one
+/// refusal per order, or the bare status with an error object.
 struct Server {
     port: u16,
     seen: Arc<Mutex<Vec<Seen>>>,
@@ -43,90 +40,29 @@ struct Server {
 }
 
 fn serve() -> Server {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
     let seen = Arc::new(Mutex::new(Vec::new()));
     let status = Arc::new(AtomicU16::new(200));
     let (log, answer) = (seen.clone(), status.clone());
-    std::thread::spawn(move || {
-        for tcp in listener.incoming() {
-            let Ok(mut tcp) = tcp else { return };
-            let (log, answer) = (log.clone(), answer.clone());
-            std::thread::spawn(move || {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 16 * 1024];
-                loop {
-                    let Ok(n) = tcp.read(&mut chunk) else { return };
-                    if n == 0 {
-                        return;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                    while let Some(head) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                        let text = String::from_utf8_lossy(&buf[..head]).into_owned();
-                        let len: usize = text
-                            .lines()
-                            .find_map(|l| {
-                                l.to_ascii_lowercase()
-                                    .strip_prefix("content-length:")
-                                    .map(|v| v.trim().parse().unwrap())
-                            })
-                            .unwrap_or(0);
-                        if buf.len() < head + 4 + len {
-                            break;
-                        }
-                        let body =
-                            String::from_utf8_lossy(&buf[head + 4..head + 4 + len]).into_owned();
-                        buf.drain(..head + 4 + len);
-                        let mut first = text.lines().next().unwrap().split(' ');
-                        let method = first.next().unwrap().to_owned();
-                        let path = first.next().unwrap().to_owned();
-                        let orders = body.matches("{\"order\":").count();
-                        let response = if path == "/time" {
-                            (200, "1700000000".to_owned())
-                        } else {
-                            log.lock().unwrap().push(Seen {
-                                method,
-                                path: path.clone(),
-                                orders,
-                            });
-                            let refusal = r#"{"success":false,"errorMsg":"not enough balance / allowance","orderID":"","status":""}"#;
-                            match answer.load(Ordering::Relaxed) {
-                                200 if path == "/orders" => {
-                                    (200, format!("[{}]", vec![refusal; orders].join(",")))
-                                }
-                                200 => (200, refusal.to_owned()),
-                                other => (other, r#"{"error":"too many requests"}"#.to_owned()),
-                            }
-                        };
-                        let reply = format!(
-                            "HTTP/1.1 {} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{}",
-                            response.0,
-                            response.1.len(),
-                            response.1
-                        );
-                        if tcp.write_all(reply.as_bytes()).is_err() {
-                            return;
-                        }
-                    }
-                }
-            });
+    let port = stub_clob::serve(move |request| {
+        if request.path == "/time" {
+            return (200, "1700000000".to_owned());
+        }
+        log.lock().unwrap().push(Seen {
+            method: request.method.clone(),
+            path: request.path.clone(),
+            orders: request.orders(),
+        });
+        let refusal = r#"{"success":false,"errorMsg":"not enough balance / allowance","orderID":"","status":""}"#;
+        match answer.load(Ordering::Relaxed) {
+            200 if request.path == "/orders" => (
+                200,
+                format!("[{}]", vec![refusal; request.orders()].join(",")),
+            ),
+            200 => (200, refusal.to_owned()),
+            other => (other, r#"{"error":"too many requests"}"#.to_owned()),
         }
     });
     Server { port, seen, status }
-}
-
-fn registry() -> Arc<Registry> {
-    let mut registry = Registry::default();
-    registry
-        .add_market(MarketSpec {
-            condition_id: "0x01".into(),
-            token_ids: vec!["101".into(), "102".into()],
-            tick: Px(100),
-            min_order_size: Qty::from_shares(5),
-            ..MarketSpec::default()
-        })
-        .unwrap();
-    Arc::new(registry)
 }
 
 fn sink(port: u16, presign: bool) -> LiveSink {
@@ -142,36 +78,16 @@ fn sink(port: u16, presign: bool) -> LiveSink {
     settings.presign.enabled = presign;
     settings.presign.interval = Duration::ZERO;
     settings.request_timeout = Duration::from_secs(2);
-    let registry = registry();
-    let key = Signer::from_secret(&[0x42; 32]).unwrap();
-    let address = key.address();
-    let creds = ApiCreds {
-        api_key: "00000000-0000-0000-0000-000000000001".into(),
-        secret: Secret::new("c2VjcmV0".into()),
-        passphrase: Secret::new("pass".into()),
-    };
-    let l2 = L2Signer::new(&creds, &address).unwrap();
-    let url = format!("http://127.0.0.1:{port}");
-    let config = ClobConfig {
-        conns: 2,
-        connect_timeout: Duration::from_secs(5),
-        request_timeout: settings.request_timeout,
-        warm_every: Duration::from_secs(3600),
-    };
-    let client =
-        ClobClient::connect(&Endpoint::parse(&url).unwrap(), config, l2.clone(), None).unwrap();
-    let (_, user) = rtrb::RingBuffer::new(4);
-    LiveSink::new(LiveParts {
-        signer: OrderSigner::new(key, address, 0, 137, registry.clone()),
+    let registry = stub_clob::binary_registry(1);
+    stub_clob::live_sink(
+        port,
         registry,
-        client,
-        rest: RestClient::new(&url, Duration::from_secs(2)),
-        l2,
-        user,
         settings,
-        presign_sizes: vec![Qty::from_shares(10)],
-        clock: Clock::new(),
-    })
+        2,
+        vec![Qty::from_shares(10)],
+        Clock::new(),
+    )
+    .0
 }
 
 /// Leg `i` of a group of `len`: alternating Yes and No, distinct prices.
