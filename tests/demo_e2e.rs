@@ -118,6 +118,11 @@ fn pair_arb_windows_become_intents_and_the_augmented_event_is_skipped() {
         "the stop reconciles: {r}"
     );
     assert_eq!(e["balance_mismatches"], 0, "{r}");
+    assert!(
+        e["share_checks"].as_u64().unwrap() >= 2,
+        "the stop reads both legs' share balances: {r}"
+    );
+    assert_eq!(e["share_mismatches"], 0, "{r}");
     assert!(r["positions_checked"].as_u64().unwrap() > 0, "{r}");
     assert_eq!(r["positions_mismatches"], 0, "{r}");
     assert!(

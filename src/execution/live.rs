@@ -22,7 +22,7 @@ use crate::domain::intents::{
     ClientId, ExecKind, ExecReport, GroupId, Intent, MarketChange, PlaceOrder, VenueReject,
 };
 use crate::domain::markets::Registry;
-use crate::domain::num::{MarketIdx, Px, Qty};
+use crate::domain::num::{AssetIdx, MarketIdx, Px, Qty};
 use crate::execution::order_manager::{OmError, OrderManager, OrderStatus, SendFailure};
 use crate::execution::order_signer::{OrderSignError, OrderSigner};
 use crate::execution::presign::{PresignCache, PresignKey, PresignPlanner, Watch};
@@ -124,6 +124,13 @@ pub struct LiveSink {
     cash_baseline: Option<i128>,
     balance_checks: u64,
     balance_mismatches: u64,
+    /// Per asset, the venue's share balance before this run's fills (read for every asset at
+    /// the first reconciliation).
+    share_baselines: Vec<Option<i128>>,
+    /// Per asset, whether a reconciliation has found it held this run.
+    share_held: Vec<bool>,
+    share_checks: u64,
+    share_mismatches: u64,
     clock: Clock,
     latency: LatencyRecorder,
 }
@@ -199,6 +206,10 @@ impl LiveSink {
             cash_baseline: None,
             balance_checks: 0,
             balance_mismatches: 0,
+            share_baselines: vec![None; parts.registry.asset_count()],
+            share_held: vec![false; parts.registry.asset_count()],
+            share_checks: 0,
+            share_mismatches: 0,
             latency: LatencyRecorder::new(),
             registry: parts.registry,
             signer: parts.signer,
@@ -598,6 +609,7 @@ impl LiveSink {
         }
         let report = reconcile(&mut self.om, &orders, &self.fills, now, out);
         self.check_balance(now);
+        self.check_shares(now);
         for stray in &report.strays {
             tracing::warn!(
                 order = %String::from_utf8_lossy(&crate::adapters::polymarket::signing::hex_hash(stray)),
@@ -644,6 +656,50 @@ impl LiveSink {
                 fills = moved,
                 "pUSD balance moved differently from the fills reported (1e-6 pUSD)"
             );
+        }
+    }
+
+    /// Compares the venue's outcome-token balances with the shares the reported fills moved.
+    /// The first reconciliation reads every asset's balance as its baseline (one REST call per
+    /// asset, once, at start-up); later ones read the assets this run holds or has held, each of
+    /// which must have moved by exactly the reported fills' shares. An asset whose first read
+    /// failed gets its baseline at its next read.
+    fn check_shares(&mut self, now: u64) {
+        let first = self.share_baselines.iter().all(Option::is_none);
+        for i in 0..self.share_baselines.len() {
+            let asset = AssetIdx(i as u32);
+            let moved = i128::from(self.om.ledger().shares(asset).0);
+            self.share_held[i] |= moved != 0;
+            if !first && !self.share_held[i] {
+                continue;
+            }
+            let read = self.rest.balance_allowance(
+                &self.l2,
+                now / 1000,
+                BalanceAsset::Conditional(&self.registry.asset(asset).token_id),
+                self.signer.signature_type(),
+            );
+            let balance = match read {
+                Ok(b) => i128::from(b.balance),
+                Err(e) => {
+                    tracing::warn!(asset = i, error = %e, "share balance not read");
+                    continue;
+                }
+            };
+            let Some(baseline) = self.share_baselines[i] else {
+                self.share_baselines[i] = Some(balance - moved);
+                continue;
+            };
+            self.share_checks += 1;
+            if balance - baseline != moved {
+                self.share_mismatches += 1;
+                tracing::warn!(
+                    asset = i,
+                    venue = balance - baseline,
+                    fills = moved,
+                    "share balance moved differently from the fills reported (1e-6 shares)"
+                );
+            }
         }
     }
 
@@ -791,6 +847,8 @@ impl Sink for LiveSink {
                 presign_misses: presign.misses,
                 balance_checks: self.balance_checks,
                 balance_mismatches: self.balance_mismatches,
+                share_checks: self.share_checks,
+                share_mismatches: self.share_mismatches,
             },
             latency: self.latency,
         }

@@ -51,6 +51,11 @@ pub struct ExecCounters {
     pub balance_checks: u64,
     /// Of those, the ones where the balance had moved by a different amount.
     pub balance_mismatches: u64,
+    /// Outcome-token balances compared with the shares the reported fills moved (one per
+    /// traded asset per reconciliation after the first, which reads the baselines).
+    pub share_checks: u64,
+    /// Of those, the ones where the balance had moved by a different amount.
+    pub share_mismatches: u64,
 }
 
 /// The execution thread's account of a run.

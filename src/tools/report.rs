@@ -163,6 +163,8 @@ pub fn build(
             "fills": exec.fills,
             "balance_checks": exec.balance_checks,
             "balance_mismatches": exec.balance_mismatches,
+            "share_checks": exec.share_checks,
+            "share_mismatches": exec.share_mismatches,
             "rejects": exec.rejects,
             "cancels": exec.cancels,
             "unknown_resolved": exec.unknown_resolved,
