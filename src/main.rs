@@ -153,8 +153,8 @@ fn main() -> ExitCode {
             print!("{}", settings.show_redacted());
             Ok(())
         }
-        Command::Run { dry_run, .. } => match stop_on_signal() {
-            Ok(stop) => live::run(&settings, stop, dry_run).map_err(|e| e.to_string()),
+        Command::Run { dry_run, .. } => match switches_on_signals() {
+            Ok(switches) => live::run(&settings, &switches, dry_run).map_err(|e| e.to_string()),
             Err(e) => Err(e),
         },
         Command::Demo {
@@ -237,8 +237,26 @@ fn parse_usdc(text: &str) -> Result<Usdc, String> {
 fn stop_on_signal() -> Result<Arc<AtomicBool>, String> {
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(signal, stop.clone())
-            .map_err(|e| format!("cannot install signal handlers: {e}"))?;
+        register(signal, &stop)?;
     }
     Ok(stop)
+}
+
+/// The operator's switches for `pmbot run`: SIGINT/SIGTERM stop, SIGUSR1 is the kill switch,
+/// SIGUSR2 clears a halt.
+fn switches_on_signals() -> Result<live::Switches, String> {
+    let switches = live::Switches {
+        stop: stop_on_signal()?,
+        kill: Arc::new(AtomicBool::new(false)),
+        clear_halt: Arc::new(AtomicBool::new(false)),
+    };
+    register(signal_hook::consts::SIGUSR1, &switches.kill)?;
+    register(signal_hook::consts::SIGUSR2, &switches.clear_halt)?;
+    Ok(switches)
+}
+
+fn register(signal: i32, flag: &Arc<AtomicBool>) -> Result<(), String> {
+    signal_hook::flag::register(signal, flag.clone())
+        .map(|_| ())
+        .map_err(|e| format!("cannot install signal handlers: {e}"))
 }

@@ -1,6 +1,6 @@
 //! `pmbot run` as an operator runs it, against the embedded venue on loopback: live trading with
-//! the wallet key in the environment, then Ctrl-C (SIGINT), after which no order of the wallet
-//! may rest on the venue.
+//! the wallet key in the environment; the kill switch (SIGUSR1) and clearing the halt (SIGUSR2)
+//! while it runs; then Ctrl-C (SIGINT), after which no order of the wallet may rest on the venue.
 
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -78,37 +78,77 @@ fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
     false
 }
 
-#[test]
-fn run_trades_live_and_a_graceful_stop_cancels_every_open_order() {
-    let mut scenario = sim::load_scenario("maker-pair").unwrap();
-    scenario.fit_to_duration(Duration::from_secs(60));
-    let venue = Arc::new(
-        sim::start(VenueConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            scenario,
-            paced: true,
-        })
-        .unwrap(),
-    );
-    let stop = Arc::new(AtomicBool::new(false));
-    let resumer = keep_resuming(venue.clone(), stop.clone());
-    let wallet = Signer::from_secret(&key_bytes()).unwrap().address();
+/// The embedded venue streaming the maker-pair scenario, its checkpoints served until dropped.
+struct Harness {
+    venue: Arc<Venue>,
+    stop: Arc<AtomicBool>,
+    resumer: Option<std::thread::JoinHandle<()>>,
+}
 
-    let bot = spawn_bot(&venue);
-    let open = || venue.account_ledger(&wallet).map_or(0, |l| l.open_orders);
-    let quoted = wait_until(Duration::from_secs(20), || open() >= 2);
-    // SIGINT, as Ctrl-C sends it.
-    let sigint = Command::new("kill")
-        .args(["-INT", &bot.id().to_string()])
+impl Harness {
+    fn start() -> Harness {
+        let mut scenario = sim::load_scenario("maker-pair").unwrap();
+        scenario.fit_to_duration(Duration::from_secs(60));
+        let venue = Arc::new(
+            sim::start(VenueConfig {
+                listen: "127.0.0.1:0".parse().unwrap(),
+                scenario,
+                paced: true,
+            })
+            .unwrap(),
+        );
+        let stop = Arc::new(AtomicBool::new(false));
+        let resumer = Some(keep_resuming(venue.clone(), stop.clone()));
+        Harness {
+            venue,
+            stop,
+            resumer,
+        }
+    }
+
+    /// The wallet's orders resting on the venue.
+    fn open_orders(&self) -> usize {
+        let wallet = Signer::from_secret(&key_bytes()).unwrap().address();
+        self.venue
+            .account_ledger(&wallet)
+            .map_or(0, |l| l.open_orders)
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(resumer) = self.resumer.take() {
+            let _ = resumer.join();
+        }
+    }
+}
+
+fn signal(bot: &Child, name: &str) {
+    let sent = Command::new("kill")
+        .args([&format!("-{name}"), &bot.id().to_string()])
         .status()
         .unwrap();
-    assert!(sigint.success());
+    assert!(sent.success(), "kill -{name}");
+}
+
+#[test]
+fn run_trades_live_and_a_graceful_stop_cancels_every_open_order() {
+    let harness = Harness::start();
+    let bot = spawn_bot(&harness.venue);
+    let quoted = wait_until(Duration::from_secs(20), || harness.open_orders() >= 2);
+    // SIGINT, as Ctrl-C sends it.
+    signal(&bot, "INT");
     let out = bot.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(quoted, "the bot's maker quotes rest on the venue\n{stderr}");
     assert!(out.status.success(), "clean exit\n{stderr}");
-    assert_eq!(open(), 0, "the stop cancelled every order\n{stderr}");
+    assert_eq!(
+        harness.open_orders(),
+        0,
+        "the stop cancelled every order\n{stderr}"
+    );
     assert!(stderr.contains("trading live"), "{stderr}");
     assert!(
         !stderr.contains(KEY_HEX.trim_start_matches("0x")),
@@ -118,7 +158,33 @@ fn run_trades_live_and_a_graceful_stop_cancels_every_open_order() {
         !stdout.contains(KEY_HEX.trim_start_matches("0x")),
         "no key in output"
     );
+}
 
-    stop.store(true, Ordering::Relaxed);
-    resumer.join().unwrap();
+#[test]
+fn the_kill_switch_cancels_every_order_while_the_bot_runs_and_clearing_the_halt_resumes() {
+    let harness = Harness::start();
+    let mut bot = spawn_bot(&harness.venue);
+    let quoted = wait_until(Duration::from_secs(20), || harness.open_orders() >= 2);
+    signal(&bot, "USR1");
+    let killed = wait_until(Duration::from_secs(10), || harness.open_orders() == 0);
+    let running_after_kill = bot.try_wait().unwrap().is_none();
+    // Halted: nothing is quoted again while the venue keeps streaming.
+    std::thread::sleep(Duration::from_millis(500));
+    let quiet = harness.open_orders() == 0;
+    signal(&bot, "USR2");
+    let requoted = wait_until(Duration::from_secs(20), || harness.open_orders() >= 2);
+    signal(&bot, "INT");
+    let out = bot.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(quoted, "quotes rest before the kill\n{stderr}");
+    assert!(killed, "the kill switch cancelled every order\n{stderr}");
+    assert!(
+        running_after_kill,
+        "the kill switch does not stop the process"
+    );
+    assert!(quiet, "a halted bot places nothing\n{stderr}");
+    assert!(stderr.contains("kill switch"), "{stderr}");
+    assert!(requoted, "clearing the halt resumes quoting\n{stderr}");
+    assert!(out.status.success(), "clean exit\n{stderr}");
+    assert_eq!(harness.open_orders(), 0, "{stderr}");
 }

@@ -15,6 +15,7 @@ use crate::bot::settings::{ExecutionMode, Settings};
 use crate::domain::markets::Registry;
 use crate::execution::dry_run::DryRun;
 use crate::execution::order_signer::OrderSigner;
+use crate::strategies::core::Command;
 use crate::tools::{session, trading};
 
 /// Resting orders a dry run can hold without allocating.
@@ -31,11 +32,23 @@ pub enum LiveError {
     Startup(String),
 }
 
-/// Runs until `stop` is set (by a signal handler), logging a summary every
+/// What the operator can do to a running bot; the process's signal handlers set the flags and
+/// [`run`] acts on them within 100 ms.
+#[derive(Clone, Debug, Default)]
+pub struct Switches {
+    /// Stop gracefully: cancel every open order, reconcile, write the reports.
+    pub stop: Arc<AtomicBool>,
+    /// The kill switch: halt trading and cancel every open order; the process keeps running.
+    pub kill: Arc<AtomicBool>,
+    /// Clear a halt (the kill switch's or a risk limit's): trading resumes.
+    pub clear_halt: Arc<AtomicBool>,
+}
+
+/// Runs until `switches.stop` is set, logging a summary every
 /// `telemetry.summary_interval`. Live trading needs `execution.mode: live`, a wallet key and no
 /// `dry_run`; a dry run signs orders when a key is configured and only acknowledges them
 /// otherwise.
-pub fn run(settings: &Settings, stop: Arc<AtomicBool>, dry_run: bool) -> Result<(), LiveError> {
+pub fn run(settings: &Settings, switches: &Switches, dry_run: bool) -> Result<(), LiveError> {
     if settings.universe.markets.is_empty() {
         return Err(LiveError::Universe(
             "universe.markets is empty: list the condition ids to trade".into(),
@@ -95,8 +108,16 @@ pub fn run(settings: &Settings, stop: Arc<AtomicBool>, dry_run: bool) -> Result<
     }
     .map_err(|e| LiveError::Startup(e.to_string()))?;
     let mut last_summary = Instant::now();
-    while !stop.load(Ordering::Relaxed) {
+    while !switches.stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(100));
+        if switches.kill.swap(false, Ordering::Relaxed) {
+            tracing::warn!("kill switch: trading halts and every open order is cancelled");
+            pipeline.command(Command::Kill);
+        }
+        if switches.clear_halt.swap(false, Ordering::Relaxed) {
+            tracing::warn!("halt cleared by the operator: trading resumes");
+            pipeline.command(Command::ClearHalt);
+        }
         if last_summary.elapsed() >= settings.telemetry.summary_interval {
             last_summary = Instant::now();
             tracing::info!(
