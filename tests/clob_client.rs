@@ -653,7 +653,8 @@ fn rest_route(req: &Req) -> Option<Reply> {
         ("GET", "/data/orders?next_cursor=MQ%3D%3D") => {
             ok_json("200 OK", &text("http_open_orders_page.json"))
         }
-        ("GET", "/data/trades?next_cursor=MA%3D%3D") => {
+        ("GET", "/data/trades?next_cursor=MA%3D%3D")
+        | ("GET", "/data/trades?after=1700000000&next_cursor=MA%3D%3D") => {
             ok_json("200 OK", &text("http_trades_page.json"))
         }
         ("GET", path) if path == known => {
@@ -732,8 +733,28 @@ fn rest_client_reads_the_account_calls() {
     assert_eq!(cancelled.canceled.len(), 2);
 
     // The trades fixture names its orders with 66 hex digits: refused, naming the field.
-    let err = rest.trades(&l2, 7).unwrap_err().to_string();
+    let err = rest.trades(&l2, 7, None).unwrap_err().to_string();
     assert!(err.contains("taker_order_id"), "{err}");
+    // Windowed by match time: the filter rides before the cursor (the server answers only that
+    // exact query with the fixture), and the L2 signature still covers the bare path.
+    let err = rest
+        .trades(&l2, 7, Some(1_700_000_000))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("taker_order_id"), "{err}");
+    let windowed = server.requests.try_iter().last().unwrap();
+    assert_eq!(
+        windowed.path,
+        "/data/trades?after=1700000000&next_cursor=MA%3D%3D"
+    );
+    assert!(l2_verify(
+        SECRET,
+        "7",
+        "GET",
+        "/data/trades",
+        b"",
+        windowed.header("POLY_SIGNATURE")
+    ));
 }
 
 #[test]

@@ -245,3 +245,27 @@ fn the_ladder_serves_a_repeated_order_and_is_dropped_when_the_fees_change() {
         "order 2 came from the ladder; orders 1 and 3 (after the fee change) were signed on the spot"
     );
 }
+
+#[test]
+fn reconciliation_reads_trades_from_shortly_before_the_start_not_the_whole_history() {
+    let server = serve();
+    let started_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let mut sink = sink(server.port, false);
+    let mut out = Vec::new();
+    sink.shutdown(&mut out);
+    let seen = server.seen.lock().unwrap().clone();
+    let after: u64 = seen
+        .iter()
+        .find_map(|s| s.path.strip_prefix("/data/trades?after="))
+        .and_then(|rest| rest.split('&').next())
+        .unwrap_or_else(|| panic!("the stop's reconciliation reads windowed trades: {seen:?}"))
+        .parse()
+        .unwrap();
+    assert!(
+        after < started_s && after + 600 > started_s,
+        "a few minutes before the start: after {after}, started {started_s}"
+    );
+}

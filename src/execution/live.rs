@@ -118,6 +118,8 @@ pub struct LiveSink {
     fills: Vec<UserFill>,
     last_timer_ms: u64,
     started: Instant,
+    /// When this sink was built, Unix seconds: no trade of this run's orders is older.
+    started_s: u64,
     /// Orders refused before the order manager saw them (signing failed, no free slot).
     local_rejects: u64,
     /// The venue's pUSD balance before this run's fills (set at the first reconciliation).
@@ -136,6 +138,10 @@ pub struct LiveSink {
 }
 
 /// Wall time, Unix milliseconds: the venue's time base for order timestamps and L2 headers.
+/// How far before the sink's start reconciliation reads trades back: covers any offset between
+/// this host's clock and the venue's.
+const TRADES_LOOKBACK_S: u64 = 300;
+
 fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -202,6 +208,7 @@ impl LiveSink {
             fills: Vec::new(),
             last_timer_ms: 0,
             started: Instant::now(),
+            started_s: now_ms() / 1000,
             local_rejects: 0,
             cash_baseline: None,
             balance_checks: 0,
@@ -594,7 +601,11 @@ impl LiveSink {
         let now = now_ms();
         let (orders, trades) = match (
             self.rest.open_orders(&self.l2, now / 1000),
-            self.rest.trades(&self.l2, now / 1000),
+            self.rest.trades(
+                &self.l2,
+                now / 1000,
+                Some(self.started_s.saturating_sub(TRADES_LOOKBACK_S)),
+            ),
         ) {
             (Ok(o), Ok(t)) => (o, t),
             (Err(e), _) | (_, Err(e)) => {

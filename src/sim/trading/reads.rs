@@ -214,6 +214,32 @@ impl ListFilter {
     }
 }
 
+/// The `after` and `before` filters of `/data/trades`: trades matched strictly later than
+/// `after` and strictly earlier than `before`, Unix seconds.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct MatchWindow {
+    after: Option<u64>,
+    before: Option<u64>,
+}
+
+impl MatchWindow {
+    /// The window the request asks for; `None` if a bound is not a number of seconds.
+    fn of(request: &HttpRequest) -> Option<MatchWindow> {
+        let bound = |key| match request.query_param(key) {
+            None => Some(None),
+            Some(v) => v.parse::<u64>().ok().map(Some),
+        };
+        Some(MatchWindow {
+            after: bound("after")?,
+            before: bound("before")?,
+        })
+    }
+
+    fn admits(&self, match_s: u64) -> bool {
+        self.after.is_none_or(|a| match_s > a) && self.before.is_none_or(|b| match_s < b)
+    }
+}
+
 /// `GET /data/order/{id}`: one of the caller's orders, open or finished; `null` if unknown.
 pub fn order(state: &State, caller: &Caller, id: &str) -> Reply {
     let found = parse_order_id(id)
@@ -289,15 +315,19 @@ fn trade_json(world: &World, t: &TradeSnapshot, account: AccountId) -> Value {
     })
 }
 
-/// `GET /data/trades`: the caller's trades, filtered by `id`, `market`, `asset_id`.
+/// `GET /data/trades`: the caller's trades, filtered by `id`, `market`, `asset_id`, and by
+/// match time with `after` and `before`.
 pub fn trades(state: &State, caller: &Caller, request: &HttpRequest) -> Reply {
     let world = &state.world;
     let filter = ListFilter::of(request);
+    let Some(window) = MatchWindow::of(request) else {
+        return error(400, "invalid before/after: Unix seconds expected");
+    };
     let items = state
         .exchange
         .engine
         .trades(caller.account)
-        .filter(|t| filter.admits(world, &t.id, t.asset))
+        .filter(|t| filter.admits(world, &t.id, t.asset) && window.admits(t.match_ms / 1000))
         .map(|t| trade_json(world, t, caller.account))
         .collect();
     page(items, request, PAGE)
@@ -359,6 +389,22 @@ pub fn ledger(state: &State, account: AccountId) -> LedgerView {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trades_are_windowed_by_match_time() {
+        let request = |query: &str| HttpRequest {
+            query: query.into(),
+            ..HttpRequest::default()
+        };
+        let all = MatchWindow::of(&request("next_cursor=MA%3D%3D")).unwrap();
+        assert_eq!(all, MatchWindow::default());
+        assert!(all.admits(0) && all.admits(u64::MAX));
+        let window = MatchWindow::of(&request("after=100&before=200")).unwrap();
+        assert!(!window.admits(100), "after is exclusive");
+        assert!(window.admits(101) && window.admits(199));
+        assert!(!window.admits(200), "before is exclusive");
+        assert_eq!(MatchWindow::of(&request("after=yesterday")), None);
+    }
 
     #[test]
     fn cursors_are_base64_offsets() {

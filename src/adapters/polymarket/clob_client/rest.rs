@@ -196,15 +196,22 @@ impl RestClient {
 
     /// `GET /data/orders`, every page: the account's open orders.
     pub fn open_orders(&self, l2: &L2Signer, now_s: u64) -> Result<Vec<RestOrder>, RestError> {
-        self.paged(l2, now_s, "/data/orders", |v| {
+        self.paged(l2, now_s, "/data/orders", "", |v| {
             let raw: RawOrder = Deserialize::deserialize(v).map_err(|e| e.to_string())?;
             raw.typed()
         })
     }
 
-    /// `GET /data/trades`, every page: the account's trades.
-    pub fn trades(&self, l2: &L2Signer, now_s: u64) -> Result<Vec<RestTrade>, RestError> {
-        self.paged(l2, now_s, "/data/trades", |v| {
+    /// `GET /data/trades`, every page: the account's trades, only those matched after `after_s`
+    /// (Unix seconds) when given, so a long-lived account is not read back to its first trade.
+    pub fn trades(
+        &self,
+        l2: &L2Signer,
+        now_s: u64,
+        after_s: Option<u64>,
+    ) -> Result<Vec<RestTrade>, RestError> {
+        let filter = after_s.map_or(String::new(), |a| format!("after={a}&"));
+        self.paged(l2, now_s, "/data/trades", &filter, |v| {
             let raw: RawTrade = Deserialize::deserialize(v).map_err(|e| e.to_string())?;
             raw.typed()
         })
@@ -265,19 +272,21 @@ impl RestClient {
         req
     }
 
-    /// Reads `{"data":[…],"next_cursor":…}` pages from `MA==` until `LTE=`, decoding each entry.
+    /// Reads `{"data":[…],"next_cursor":…}` pages from `MA==` until `LTE=`, decoding each entry;
+    /// `filter` goes before the cursor in the query (`key=value&`, or empty).
     fn paged<T>(
         &self,
         l2: &L2Signer,
         now_s: u64,
         path: &str,
+        filter: &str,
         mut decode: impl FnMut(&Value) -> Result<T, String>,
     ) -> Result<Vec<T>, RestError> {
         let mut items = Vec::new();
         let mut cursor = FIRST_CURSOR.to_owned();
         for _ in 0..MAX_PAGES {
             let url = format!(
-                "{}{path}?next_cursor={}",
+                "{}{path}?{filter}next_cursor={}",
                 self.base,
                 percent_encode(&cursor)
             );
