@@ -28,7 +28,6 @@ use pmbot::bot::clock::Clock;
 use pmbot::bot::latency::{Segment, Summary};
 use pmbot::bot::metrics::Metrics;
 use pmbot::bot::pipeline::Pipeline;
-use pmbot::bot::settings::{Overlay, Settings};
 use pmbot::tools::demo::{self, DemoArgs};
 use pmbot::tools::session;
 use tungstenite::{Message, WebSocket};
@@ -123,16 +122,6 @@ fn loopback_write_floor() -> Summary {
     }
 }
 
-fn dev_settings(overrides: &[String]) -> Settings {
-    Settings::load(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("config"),
-        &Overlay::Profile("dev".into()),
-        std::iter::empty::<(String, String)>(),
-        overrides,
-    )
-    .unwrap()
-}
-
 /// The lean run: the bot's own threads against the minimal peer.
 fn lean(out: &Path) -> [Summary; SEGMENTS.len()] {
     // The peer's threads (frame writer, order endpoint) are spawned from a thread pinned to
@@ -153,7 +142,7 @@ fn lean(out: &Path) -> [Summary; SEGMENTS.len()] {
     })
     .join()
     .unwrap();
-    let settings = dev_settings(&[
+    let settings = stub_clob::dev_settings(&[
         format!("venue.ws_market_url=ws://127.0.0.1:{ws_port}/ws/market"),
         format!("venue.rest_url=http://127.0.0.1:{http}/"),
         "feeds.market.metadata_refresh=0s".into(),
@@ -320,7 +309,7 @@ fn demo(out: &Path) -> [Summary; SEGMENTS.len()] {
         report_json: Some(out.join("report.json")),
         report_dir: out.to_path_buf(),
     };
-    let report = demo::run(&dev_settings(&[]), &args).expect("the run completes");
+    let report = demo::run(&stub_clob::dev_settings(&[]), &args).expect("the run completes");
     let json = report.json();
     assert_eq!(
         json["positions_mismatches"], 0,

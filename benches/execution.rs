@@ -24,7 +24,6 @@
 
 use std::future::Future;
 use std::hint::black_box;
-use std::path::Path;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
@@ -39,7 +38,6 @@ use pmbot::adapters::polymarket::signing::{
 };
 use pmbot::adapters::polymarket::ws_user::UserEvent;
 use pmbot::bot::clock::Clock;
-use pmbot::bot::settings::{Overlay, Settings};
 use pmbot::domain::Side;
 use pmbot::domain::intents::{ClientId, ExecKind, ExecReport, GroupId, Intent, PlaceOrder, Tif};
 use pmbot::domain::num::{AssetIdx, Px, Qty};
@@ -259,14 +257,7 @@ fn http_request(c: &mut Criterion) {
 /// A live sink on one warm connection to a loopback server that refuses every order (so each
 /// order ends at once and the order manager never fills up), pre-signing or not.
 fn live_sink(port: u16, presign: bool) -> (LiveSink, rtrb::Producer<UserEvent>) {
-    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
-    let mut settings = Settings::load(
-        &config,
-        &Overlay::Profile("dev".into()),
-        std::iter::empty::<(String, String)>(),
-        &[],
-    )
-    .unwrap();
+    let mut settings = stub_clob::dev_settings(&[]);
     settings.execution.presign.enabled = presign;
     settings.execution.presign.interval = Duration::ZERO;
     let registry = stub_clob::binary_registry(1);

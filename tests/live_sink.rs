@@ -2,13 +2,11 @@
 //! requests, and how the venue's answers become reports (refusals, rate limits, unknown
 //! outcomes that are never resent).
 
-use std::path::Path;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use pmbot::bot::clock::Clock;
-use pmbot::bot::settings::{Overlay, Settings};
 use pmbot::domain::Side;
 use pmbot::domain::fees::FeeSchedule;
 use pmbot::domain::intents::{
@@ -66,15 +64,7 @@ fn serve() -> Server {
 }
 
 fn sink(port: u16, presign: bool) -> LiveSink {
-    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
-    let mut settings = Settings::load(
-        &config,
-        &Overlay::Profile("dev".into()),
-        std::iter::empty::<(String, String)>(),
-        &[],
-    )
-    .unwrap()
-    .execution;
+    let mut settings = stub_clob::dev_settings(&[]).execution;
     settings.presign.enabled = presign;
     settings.presign.interval = Duration::ZERO;
     settings.request_timeout = Duration::from_secs(2);

@@ -1,10 +1,11 @@
 //! A loopback stand-in for the CLOB's REST endpoint, shared by the live-sink tests and the
 //! execution and end-to-end benches: a keep-alive HTTP/1.1 server whose answers a closure
-//! decides, binary-market registries, and a live sink wired to the server with a fixed
-//! development key.
+//! decides, the `dev` settings, binary-market registries, and a live sink wired to the server
+//! with a fixed development key.
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,11 +15,22 @@ use pmbot::adapters::polymarket::clob_client::{ClobClient, ClobConfig, Endpoint}
 use pmbot::adapters::polymarket::signing::Signer;
 use pmbot::adapters::polymarket::ws_user::UserEvent;
 use pmbot::bot::clock::Clock;
-use pmbot::bot::settings::ExecutionSettings;
+use pmbot::bot::settings::{ExecutionSettings, Overlay, Settings};
 use pmbot::domain::markets::{MarketSpec, Registry};
 use pmbot::domain::num::{Px, Qty};
 use pmbot::execution::live::{LiveParts, LiveSink};
 use pmbot::execution::order_signer::OrderSigner;
+
+/// The repository's `dev` profile with `overrides` (`key.path=value`) applied.
+pub fn dev_settings(overrides: &[String]) -> Settings {
+    Settings::load(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("config"),
+        &Overlay::Profile("dev".into()),
+        std::iter::empty::<(String, String)>(),
+        overrides,
+    )
+    .unwrap()
+}
 
 /// One request as the server read it.
 #[derive(Clone, Debug)]
