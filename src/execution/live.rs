@@ -27,7 +27,7 @@ use crate::execution::order_manager::{OmError, OrderManager, OrderStatus, SendFa
 use crate::execution::order_signer::{OrderSignError, OrderSigner};
 use crate::execution::presign::{PresignCache, PresignKey, PresignPlanner, Watch};
 use crate::execution::rate::TokenBucket;
-use crate::execution::reconcile::{reconcile, rest_fills};
+use crate::execution::reconcile::{BalanceChecks, reconcile, rest_fills};
 use crate::execution::{ExecCounters, ExecSummary, IntentMsg, Sink};
 
 /// Orders one `POST /orders` carries at most (the venue's limit).
@@ -124,24 +124,22 @@ pub struct LiveSink {
     local_rejects: u64,
     /// The venue's pUSD balance before this run's fills (set at the first reconciliation).
     cash_baseline: Option<i128>,
-    balance_checks: u64,
-    balance_mismatches: u64,
+    cash_checks: BalanceChecks,
     /// Per asset, the venue's share balance before this run's fills (read for every asset at
     /// the first reconciliation).
     share_baselines: Vec<Option<i128>>,
     /// Per asset, whether a reconciliation has found it held this run.
     share_held: Vec<bool>,
-    share_checks: u64,
-    share_mismatches: u64,
+    share_checks: BalanceChecks,
     clock: Clock,
     latency: LatencyRecorder,
 }
 
-/// Wall time, Unix milliseconds: the venue's time base for order timestamps and L2 headers.
 /// How far before the sink's start reconciliation reads trades back: covers any offset between
 /// this host's clock and the venue's.
 const TRADES_LOOKBACK_S: u64 = 300;
 
+/// Wall time, Unix milliseconds: the venue's time base for order timestamps and L2 headers.
 fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -211,12 +209,10 @@ impl LiveSink {
             started_s: now_ms() / 1000,
             local_rejects: 0,
             cash_baseline: None,
-            balance_checks: 0,
-            balance_mismatches: 0,
+            cash_checks: BalanceChecks::default(),
             share_baselines: vec![None; parts.registry.asset_count()],
             share_held: vec![false; parts.registry.asset_count()],
-            share_checks: 0,
-            share_mismatches: 0,
+            share_checks: BalanceChecks::default(),
             latency: LatencyRecorder::new(),
             registry: parts.registry,
             signer: parts.signer,
@@ -655,15 +651,10 @@ impl LiveSink {
             }
         };
         let moved = i128::from(self.om.ledger().cash().0);
-        let Some(baseline) = self.cash_baseline else {
-            self.cash_baseline = Some(balance - moved);
-            return;
-        };
-        self.balance_checks += 1;
-        if balance - baseline != moved {
-            self.balance_mismatches += 1;
+        let baseline = &mut self.cash_baseline;
+        if let Some(venue) = self.cash_checks.observe(baseline, balance, moved) {
             tracing::warn!(
-                venue = balance - baseline,
+                venue,
                 fills = moved,
                 "pUSD balance moved differently from the fills reported (1e-6 pUSD)"
             );
@@ -697,16 +688,11 @@ impl LiveSink {
                     continue;
                 }
             };
-            let Some(baseline) = self.share_baselines[i] else {
-                self.share_baselines[i] = Some(balance - moved);
-                continue;
-            };
-            self.share_checks += 1;
-            if balance - baseline != moved {
-                self.share_mismatches += 1;
+            let baseline = &mut self.share_baselines[i];
+            if let Some(venue) = self.share_checks.observe(baseline, balance, moved) {
                 tracing::warn!(
                     asset = i,
-                    venue = balance - baseline,
+                    venue,
                     fills = moved,
                     "share balance moved differently from the fills reported (1e-6 shares)"
                 );
@@ -856,10 +842,10 @@ impl Sink for LiveSink {
                 unknown_resolved: om.unknown_resolved,
                 presign_hits: presign.hits,
                 presign_misses: presign.misses,
-                balance_checks: self.balance_checks,
-                balance_mismatches: self.balance_mismatches,
-                share_checks: self.share_checks,
-                share_mismatches: self.share_mismatches,
+                balance_checks: self.cash_checks.checks,
+                balance_mismatches: self.cash_checks.mismatches,
+                share_checks: self.share_checks.checks,
+                share_mismatches: self.share_checks.mismatches,
             },
             latency: self.latency,
         }

@@ -36,6 +36,38 @@ pub struct ReconcileReport {
     pub strays: Vec<[u8; 32]>,
 }
 
+/// Balance checks of one kind (pUSD, or outcome shares) and how many of them differed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BalanceChecks {
+    /// Reads compared with a baseline.
+    pub checks: u64,
+    /// Of those, the ones where the venue's balance had moved by a different amount.
+    pub mismatches: u64,
+}
+
+impl BalanceChecks {
+    /// One read of a balance, with `moved` the amount the reported fills moved it by since the
+    /// run began. Without a `baseline` yet, the read sets it (`balance - moved`); after that the
+    /// balance must have moved by exactly `moved`. Returns the venue's movement when it did not.
+    pub fn observe(
+        &mut self,
+        baseline: &mut Option<i128>,
+        balance: i128,
+        moved: i128,
+    ) -> Option<i128> {
+        let Some(base) = *baseline else {
+            *baseline = Some(balance - moved);
+            return None;
+        };
+        self.checks += 1;
+        let venue = balance - base;
+        (venue != moved).then(|| {
+            self.mismatches += 1;
+            venue
+        })
+    }
+}
+
 /// Appends our orders' parts in one REST trade as the user channel would have delivered them:
 /// the taker order when we took (`trader_side` TAKER), then each maker order owned by
 /// `api_key`. A trade with an unknown status, or a part on an unregistered token, is skipped.
@@ -129,4 +161,41 @@ pub fn reconcile(
         report.orders_missing += 1;
     }
     report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_read_sets_the_baseline_and_later_ones_must_move_with_the_fills() {
+        let mut checks = BalanceChecks::default();
+        let mut baseline = None;
+        assert_eq!(checks.observe(&mut baseline, 1_000, 0), None);
+        assert_eq!(baseline, Some(1_000));
+        assert_eq!(
+            checks.observe(&mut baseline, 1_250, 250),
+            None,
+            "moved with the fills"
+        );
+        assert_eq!(
+            checks.observe(&mut baseline, 1_200, 250),
+            Some(200),
+            "the venue moved 200, the fills 250"
+        );
+        assert_eq!(
+            checks,
+            BalanceChecks {
+                checks: 2,
+                mismatches: 1
+            }
+        );
+        let mut late = None;
+        assert_eq!(checks.observe(&mut late, 900, -100), None);
+        assert_eq!(
+            late,
+            Some(1_000),
+            "fills before the first read are taken out"
+        );
+    }
 }
